@@ -1,0 +1,326 @@
+"""TF1 variable semantics inside decorated methods, checked against TF1 graphs.
+
+Each scenario is run twice: inside a decorated Keras 3 layer (eager) and in a
+real `tf.compat.v1.Graph`, the reference for what TF1 did.
+"""
+
+import re
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf1shim
+from testing.pytest_main import pytest_main
+from testing.shim_models import ShimLayer
+from testing.shim_models import ShimModule
+
+v1 = tf.compat.v1
+
+
+def graph_run(model_fn, inputs):
+  """Runs `model_fn` in a TF1 graph; returns {name: shape} of its variables."""
+  with tf.Graph().as_default():
+    model_fn(tf.constant(inputs), training=False)
+    return {v.name: v.shape.as_list() for v in v1.global_variables()}
+
+
+def shim_names(layer):
+  return {tf1shim.tf1_name(v): v.shape.as_list() for v in layer.weights}
+
+
+def nested_scopes(x, training=None):
+  del training
+  with v1.variable_scope("outer"):
+    with v1.variable_scope(None, default_name="block"):
+      a = v1.get_variable("w", [x.shape[-1], 3])
+    with v1.variable_scope(None, default_name="block"):
+      b = v1.get_variable("w", [3, 2])
+    with v1.variable_scope("shared"):
+      c = v1.get_variable("v", [2])
+    with v1.variable_scope("shared", reuse=True):
+      c2 = v1.get_variable("v", [2])
+    with v1.variable_scope("auto", reuse=v1.AUTO_REUSE):
+      d = v1.get_variable("v", [2], initializer=v1.ones_initializer())
+      d2 = v1.get_variable("v", [2])
+  return tf.matmul(tf.matmul(x, a), b) + c + c2 + d + d2
+
+
+def test_names_match_tf1_graph_and_stay_fixed_across_calls():
+  x = np.ones([2, 4], np.float32)
+  layer = ShimLayer(nested_scopes)
+  layer(x)
+  layer(x)
+  assert shim_names(layer) == graph_run(nested_scopes, x)
+  assert [tf1shim.tf1_name(v) for v in layer.weights] == [
+      "outer/block/w:0", "outer/block_1/w:0", "outer/shared/v:0",
+      "outer/auto/v:0"]
+  assert [v.path for v in layer.weights][0] == "outer/block/w"
+
+
+def test_reuse_false_twice_raises_tf1_error():
+
+  def twice(x, training=None):
+    del training
+    with v1.variable_scope("s"):
+      v1.get_variable("v", [1])
+    with v1.variable_scope("s", reuse=False):
+      v1.get_variable("v", [1])
+    return x
+
+  message = "Variable s/v already exists, disallowed"
+  with pytest.raises(ValueError, match=message):
+    graph_run(twice, np.ones([1, 1], np.float32))
+  with pytest.raises(ValueError, match=message):
+    ShimLayer(twice)(np.ones([1, 1], np.float32))
+
+
+def test_reuse_true_for_missing_variable_raises_tf1_error():
+
+  def missing(x, training=None):
+    del training
+    with v1.variable_scope("s", reuse=True):
+      v1.get_variable("v", [1])
+    return x
+
+  message = "Variable s/v does not exist, or was not created"
+  with pytest.raises(ValueError, match=message):
+    graph_run(missing, np.ones([1, 1], np.float32))
+  with pytest.raises(ValueError, match=message):
+    ShimLayer(missing)(np.ones([1, 1], np.float32))
+
+
+def test_shape_mismatch_on_reuse_names_variable_and_both_shapes():
+
+  def mismatch(x, training=None):
+    del training
+    with v1.variable_scope("s"):
+      v1.get_variable("kernel", [3, 4])
+    with v1.variable_scope("s", reuse=True):
+      v1.get_variable("kernel", [5, 4])
+    return x
+
+  message = re.escape("Trying to share variable s/kernel, but specified "
+                      "shape (5, 4) and found shape (3, 4).")
+  with pytest.raises(ValueError, match=message):
+    graph_run(mismatch, np.ones([1, 1], np.float32))
+  with pytest.raises(ValueError, match=message):
+    ShimLayer(mismatch)(np.ones([1, 1], np.float32))
+
+
+def test_dtype_mismatch_on_reuse_names_variable_and_both_dtypes():
+
+  def mismatch(x, training=None):
+    del training
+    with v1.variable_scope("s"):
+      v1.get_variable("v", [2], dtype=tf.float32)
+    with v1.variable_scope("s", reuse=True):
+      v1.get_variable("v", [2], dtype=tf.int32)
+    return x
+
+  message = ("Trying to share variable s/v, but specified dtype int32 and "
+             "found dtype float32")
+  with pytest.raises(ValueError, match=message):
+    graph_run(mismatch, np.ones([1, 1], np.float32))
+  with pytest.raises(ValueError, match=message):
+    ShimLayer(mismatch)(np.ones([1, 1], np.float32))
+
+
+def test_new_variable_on_a_later_call_is_an_error_naming_it():
+
+  def branchy(x, training=None):
+    v = v1.get_variable("always", [1])
+    if training:
+      v = v + v1.get_variable("only_when_training", [1])
+    return x * v
+
+  layer = ShimLayer(branchy)
+  layer(np.ones([1, 1], np.float32), training=False)
+  with pytest.raises(ValueError, match="'only_when_training' on a later call"):
+    layer(np.ones([1, 1], np.float32), training=True)
+
+
+def test_decorating_a_method_of_a_plain_object_names_the_fix():
+
+  class NotALayer:
+
+    @tf1shim.track_tf1_style_variables
+    def forward(self, x):
+      return x
+
+  with pytest.raises(TypeError, match="keras.layers.Layer.*tf.Module"):
+    NotALayer().forward(tf.ones([1]))
+
+
+def test_get_variable_outside_decorated_method_warns_with_the_fix():
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    v1.get_variable("lonely_variable", [1])
+  messages = [str(w.message) for w in caught]
+  assert any("lonely_variable" in m and "track_tf1_style_variables" in m
+             for m in messages), messages
+
+
+def test_no_warning_inside_decorated_method_or_tf1_graph():
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    ShimLayer(nested_scopes)(np.ones([2, 4], np.float32))
+    graph_run(nested_scopes, np.ones([2, 4], np.float32))
+  assert not [w for w in caught if "track_tf1_style_variables" in
+              str(w.message)]
+
+
+def test_initializers_and_dtypes_as_tf1():
+
+  def model(x, training=None):
+    del training
+    from_value = v1.get_variable("from_value", initializer=[1.0, 2.0])
+    counter = v1.get_variable("counter", [2], dtype=tf.int64, trainable=False)
+    by_class = v1.get_variable("by_class", [2],
+                               initializer=v1.initializers.ones)
+    keras_init = v1.get_variable(
+        "keras_init", [2], initializer=keras.initializers.Constant(3.0))
+    return x + from_value + tf.cast(counter, tf.float32) + by_class + (
+        keras_init)
+
+  layer = ShimLayer(model)
+  out = layer(np.zeros([1, 2], np.float32))
+  np.testing.assert_array_equal(out, [[5.0, 6.0]])
+  by_name = {tf1shim.tf1_name(v): v for v in layer.weights}
+  assert by_name["counter:0"].dtype == "int64"
+  assert not by_name["counter:0"].trainable
+  assert len(layer.trainable_weights) == 3
+
+
+def test_custom_getter_sees_and_changes_variables():
+  seen = []
+
+  def doubling_getter(getter, name, *args, **kwargs):
+    seen.append(name)
+    return getter(name, *args, **kwargs) * 2.0
+
+  def model(x, training=None):
+    del training
+    with v1.variable_scope("s", custom_getter=doubling_getter):
+      v = v1.get_variable("v", [1], initializer=v1.ones_initializer())
+    return x * v
+
+  out = ShimLayer(model)(np.ones([1, 1], np.float32))
+  np.testing.assert_array_equal(out, [[2.0]])
+  assert seen == ["s/v"]
+
+
+def test_partitioner_is_refused_with_a_clear_error():
+
+  def model(x, training=None):
+    del training
+    v1.get_variable("big", [4, 2],
+                    partitioner=v1.fixed_size_partitioner(2))
+    return x
+
+  with pytest.raises(ValueError, match="big.*partitioner"):
+    ShimLayer(model)(np.ones([1, 1], np.float32))
+
+
+@pytest.mark.parametrize("regularizer", [
+    "l2",
+    "l1",
+    keras.regularizers.L2(0.5),
+    lambda w: 0.1 * tf.reduce_sum(tf.square(w)),
+], ids=["l2", "l1", "keras_object", "callable"])
+def test_regularizers_one_loss_per_variable_never_accumulating(regularizer):
+
+  def model(x, training=None):
+    del training
+    with v1.variable_scope("m"):
+      w = v1.get_variable("w", [2, 2], regularizer=regularizer,
+                          initializer=v1.constant_initializer(2.0))
+      b = v1.get_variable("b", [2], regularizer=regularizer,
+                          initializer=v1.constant_initializer(-1.0))
+      v1.get_variable("free", [2])
+    return tf.matmul(x, w) + b
+
+  expected = tf1shim.variable_store.resolve_regularizer(regularizer)
+  want = [float(expected(tf.fill([2, 2], 2.0))),
+          float(expected(tf.fill([2], -1.0)))]
+  layer = ShimLayer(model)
+  for _ in range(3):
+    layer(np.ones([1, 2], np.float32))
+    np.testing.assert_allclose([float(l) for l in layer.losses], want,
+                               rtol=1e-6)
+
+
+def test_regularizer_returning_none_adds_no_loss_as_in_tf1():
+
+  def model(x, training=None):
+    del training
+    v1.get_variable("w", [1], regularizer=lambda w: None)
+    return x
+
+  layer = ShimLayer(model)
+  layer(np.ones([1, 1], np.float32))
+  assert layer.losses == []
+
+
+def test_non_trainable_regularized_variable_still_has_its_loss():
+
+  def model(x, training=None):
+    del training
+    v = v1.get_variable("frozen", [2], trainable=False,
+                        initializer=v1.ones_initializer(),
+                        regularizer=lambda w: tf.reduce_sum(w))
+    return x + v
+
+  layer = ShimLayer(model)
+  for _ in range(2):
+    layer(np.ones([1, 2], np.float32))
+    assert [float(l) for l in layer.losses] == [2.0]
+
+
+def test_module_variables_named_as_tf1_with_regularization_losses():
+
+  def model(x, training=None):
+    del training
+    with v1.variable_scope("dense"):
+      k = v1.get_variable("kernel", [2, 3],
+                          initializer=v1.ones_initializer(),
+                          regularizer=lambda w: tf.reduce_sum(w))
+      b = v1.get_variable("bias", [3], initializer=v1.zeros_initializer())
+    return tf.matmul(x, k) + b
+
+  module = ShimModule(model)
+  module(tf.ones([1, 2]))
+  module(tf.ones([1, 2]))
+  assert all(isinstance(v, tf.Variable) for v in module.variables)
+  assert sorted(v.name for v in module.variables) == [
+      "dense/bias:0", "dense/kernel:0"]
+  assert [float(l) for l in module.regularization_losses] == [6.0]
+  assert len(module.trainable_variables) == 2
+
+
+def test_nested_module_regularization_losses_are_collected():
+
+  def model(x, training=None):
+    del training
+    v = v1.get_variable("w", [1], initializer=v1.ones_initializer(),
+                        regularizer=lambda w: 3.0 * tf.reduce_sum(w))
+    return x * v
+
+  outer = tf.Module()
+  outer.inner = ShimModule(model)
+  outer.inner(tf.ones([1]))
+  type(outer)  # plain tf.Module: no property; use the inner's collection.
+  assert [float(l) for l in outer.inner.regularization_losses] == [3.0]
+
+
+def test_tf1_name_for_every_kind_of_variable():
+  assert tf1shim.tf1_name(tf.Variable(1.0, name="a/b")) == "a/b:0"
+  dense = keras.layers.Dense(2, name="d")
+  dense.build((None, 3))
+  assert tf1shim.tf1_name(dense.kernel) == "d/kernel:0"
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))

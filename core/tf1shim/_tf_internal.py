@@ -1,0 +1,208 @@
+"""Every private TensorFlow symbol tf1shim touches, in one place.
+
+tf1shim routes TF1 `get_variable` calls into its own stores through the same
+private hook the official shim uses (`variable_scope.with_variable_store`).
+Everything here is checked by `core/tests/tf_internal_test.py` against the
+installed TensorFlow, so a TensorFlow upgrade that moves one of these symbols
+fails one small test instead of the whole shim.
+
+Two behaviours of TensorFlow are changed while (and only while) a tf1shim
+store is the active variable store:
+
+* `VariableScope` keeps the `reuse` flag it was given. In eager mode TensorFlow
+  forces every scope to `AUTO_REUSE`, which hides TF1's reuse errors (the
+  official shim's documented limitation). tf1shim applies TF1's graph-mode
+  reuse rules itself, so it needs the real flag.
+* `VariableScope.get_variable` forwards `reuse` to the store as TF1's graph
+  mode does, instead of dropping it in eager mode.
+
+Outside tf1shim stores both fall through to TensorFlow's own code, except that
+`get_variable` called in TF2 (eager or `tf.function`) with TensorFlow's plain
+store warns: that store creates a fresh variable on every call, the classic
+migration bug.
+"""
+
+import contextlib
+import functools
+import warnings
+
+import tensorflow as tf
+from tensorflow.python.framework import ops as _ops
+from tensorflow.python.ops import variable_scope as _vs
+
+AUTO_REUSE = _vs.AUTO_REUSE
+VariableScope = _vs.VariableScope
+
+_VARSTORE_KEY = _vs._VARSTORE_KEY  # pylint: disable=protected-access
+_VARSCOPESTORE_KEY = _vs._VARSCOPESTORE_KEY  # pylint: disable=protected-access
+_VariableScopeStore = _vs._VariableScopeStore  # pylint: disable=protected-access
+
+# Marker attribute set on tf1shim's store class.
+SHIM_STORE_MARKER = "_is_tf1shim_store"
+
+UNMANAGED_GET_VARIABLE_MESSAGE = (
+    "tf.compat.v1.get_variable({name!r}) was called in TF2 (eager or inside "
+    "tf.function) outside any method decorated with "
+    "track_tf1_style_variables. TensorFlow then creates a new, freshly "
+    "initialized variable on every call and nothing tracks or trains it. "
+    "Decorate the Layer or tf.Module method that runs this code with "
+    "@tf1shim.track_tf1_style_variables (or, after tf1shim.install(), "
+    "@tf.compat.v1.keras.utils.track_tf1_style_variables)."
+)
+
+
+def is_shim_store(store):
+  return getattr(store, SHIM_STORE_MARKER, False)
+
+
+def current_variable_store():
+  """The store `get_variable` would use now, or None. Never creates one."""
+  stores = _ops.get_collection(_VARSTORE_KEY)
+  return stores[0] if stores else None
+
+
+def shim_store_active():
+  return is_shim_store(current_variable_store())
+
+
+def with_variable_store(store):
+  """Routes `tf.compat.v1.get_variable` to `store` inside the block."""
+  return _vs.with_variable_store(store)
+
+
+@contextlib.contextmanager
+def fresh_variable_scopes():
+  """Runs the block with a new root variable scope and new scope counts.
+
+  TF1 names layers by counting scopes in the graph (`dense`, `dense_1`, ...).
+  In eager mode the counts live in one global graph and grow forever, so the
+  second call of a model would name its layers `dense_2`, ... Each top-level
+  decorated call therefore starts from counts of zero, exactly as each TF1
+  graph did.
+  """
+  scope_stores = _ops.get_collection_ref(_VARSCOPESTORE_KEY)
+  saved = list(scope_stores)
+  scope_stores[:] = [_VariableScopeStore()]
+  try:
+    yield
+  finally:
+    scope_stores[:] = saved
+
+
+def variable_scope_count(scope_name):
+  """How many times `scope_name` was opened under the current scope counts."""
+  return _vs.get_variable_scope_store().variable_scope_count(scope_name)
+
+
+# --- Patches of VariableScope, active only for tf1shim stores ---------------
+
+_original_scope_init = VariableScope.__init__
+_original_scope_get_variable = VariableScope.get_variable
+
+
+@functools.wraps(_original_scope_init)
+def _scope_init_keeping_reuse(self, reuse, *args, **kwargs):
+  _original_scope_init(self, reuse, *args, **kwargs)
+  if shim_store_active():
+    self._reuse = reuse  # pylint: disable=protected-access
+
+
+@functools.wraps(_original_scope_get_variable)
+def _scope_get_variable(self, var_store, name, shape=None, dtype=None,
+                        initializer=None, regularizer=None, reuse=None,
+                        trainable=None, collections=None, caching_device=None,
+                        partitioner=None, validate_shape=True,
+                        use_resource=None, custom_getter=None, constraint=None,
+                        synchronization=tf.VariableSynchronization.AUTO,
+                        aggregation=tf.VariableAggregation.NONE):
+  kwargs = dict(shape=shape, dtype=dtype, initializer=initializer,
+                regularizer=regularizer, reuse=reuse, trainable=trainable,
+                collections=collections, caching_device=caching_device,
+                partitioner=partitioner, validate_shape=validate_shape,
+                use_resource=use_resource, custom_getter=custom_getter,
+                constraint=constraint, synchronization=synchronization,
+                aggregation=aggregation)
+  if not is_shim_store(var_store):
+    if (tf.compat.v1.executing_eagerly_outside_functions() and
+        not getattr(var_store, "_store_eager_variables", False)):
+      full_name = self.name + "/" + name if self.name else name
+      warnings.warn(UNMANAGED_GET_VARIABLE_MESSAGE.format(name=full_name),
+                    UserWarning, stacklevel=3)
+    return _original_scope_get_variable(self, var_store, name, **kwargs)
+  return _scope_get_variable_as_in_graph(self, var_store, name, **kwargs)
+
+
+def _scope_get_variable_as_in_graph(scope, var_store, name, *, shape, dtype,
+                                    initializer, regularizer, reuse, trainable,
+                                    collections, caching_device, partitioner,
+                                    validate_shape, use_resource,
+                                    custom_getter, constraint,
+                                    synchronization, aggregation):
+  """TensorFlow's graph-mode `VariableScope.get_variable`, for tf1shim stores.
+
+  Mirrors `tensorflow/python/ops/variable_scope.py` with its eager branch
+  (which discards `reuse`) removed.
+  """
+  if regularizer is None:
+    regularizer = scope.regularizer
+  if caching_device is None:
+    caching_device = scope.caching_device
+  if partitioner is None:
+    partitioner = scope.partitioner
+  if custom_getter is None:
+    custom_getter = scope.custom_getter
+  if reuse is None:
+    reuse = scope.reuse
+  full_name = scope.name + "/" + name if scope.name else name
+  # Variable names depend on the variable scope only, not on the name scope.
+  with _ops.name_scope(None, skip_on_eager=False):
+    if (dtype is not None and initializer is not None and
+        not callable(initializer)):
+      init_dtype = _ops.convert_to_tensor(initializer).dtype.base_dtype
+      if init_dtype != dtype:
+        raise ValueError("Initializer type '%s' and explicit dtype '%s' "
+                         "don't match." % (init_dtype, dtype))
+    if initializer is None:
+      initializer = scope.initializer
+    if constraint is None:
+      constraint = scope.constraint
+    if dtype is None:
+      dtype = scope.dtype
+    return var_store.get_variable(
+        full_name, shape=shape, dtype=dtype, initializer=initializer,
+        regularizer=regularizer, reuse=reuse, trainable=trainable,
+        collections=collections, caching_device=caching_device,
+        partitioner=partitioner, validate_shape=validate_shape,
+        use_resource=use_resource, custom_getter=custom_getter,
+        constraint=constraint, synchronization=synchronization,
+        aggregation=aggregation)
+
+
+def patch_variable_scope():
+  """Installs the two VariableScope patches. Idempotent."""
+  VariableScope.__init__ = _scope_init_keeping_reuse
+  VariableScope.get_variable = _scope_get_variable
+
+
+def variable_scope_patched():
+  return (VariableScope.__init__ is _scope_init_keeping_reuse and
+          VariableScope.get_variable is _scope_get_variable)
+
+
+def root_name_scope():
+  """Clears the name scope: TF1 variable names ignore name scopes."""
+  return _ops.name_scope(None, skip_on_eager=False)
+
+
+def module_descendants(module, predicate):
+  """Objects reachable from a tf.Module's attributes that match `predicate`.
+
+  Unlike `module.submodules`, this also finds non-Module objects such as
+  Keras 3 layers.
+  """
+  return list(module._flatten(predicate=predicate))  # pylint: disable=protected-access
+
+
+def needs_no_arguments(fn):
+  """Whether `fn` can be called without arguments (TF's own check)."""
+  return _vs._needs_no_arguments(fn)  # pylint: disable=protected-access

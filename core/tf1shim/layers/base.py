@@ -1,0 +1,140 @@
+"""`Layer`: the base of the TF1 layers (`tf.compat.v1.layers.Layer`).
+
+A TF1 layer is a Keras 3 layer whose variables come from
+`tf.compat.v1.get_variable` under the layer's own variable scope, which it
+picks on its first call the TF1 way (`dense`, `dense_1`, ... within the
+enclosing scope). That one rule makes the same class work in three places:
+
+* inside a method decorated with `track_tf1_style_variables`: the variables
+  belong to the decorated object's store, under TF1 names;
+* on its own in TF2 (eager, `tf.function`, Keras models): the layer is its own
+  store and owns its variables;
+* in a TF1 graph (`tf.compat.v1.Graph`): Keras 3's call machinery is skipped,
+  variables and losses go to the graph's collections, and update ops (batch
+  normalization) to `UPDATE_OPS`, as TF1 did.
+"""
+
+import re
+
+import keras
+import tensorflow as tf
+
+from tf1shim import tracking
+
+
+def to_snake_case(name):
+  """TF1's default layer names: `Conv2D` -> `conv2d`."""
+  intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+  insecure = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
+  if insecure[0] != "_":
+    return insecure
+  return "private" + insecure
+
+
+def in_tf1_graph():
+  return not tf.compat.v1.executing_eagerly_outside_functions()
+
+
+class Layer(keras.layers.Layer):
+  """Base class of TF1 layers, with TF1's naming and variable scoping.
+
+  Args:
+    trainable: whether the layer's variables are trainable.
+    name: the layer's TF1 name (the base of its variable scope); defaults to
+      the snake-cased class name. Keras-style uniqueness is not needed: TF1
+      scopes uniquify (`dense`, `dense_1`).
+    dtype: the layer's dtype (default float32).
+    **kwargs: Keras layer keyword arguments.
+  """
+
+  def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
+    scope = kwargs.pop("_scope", None)
+    self._reuse = kwargs.pop("_reuse", None)
+    if isinstance(name, tf.compat.v1.VariableScope):
+      base_name = name.name
+    else:
+      base_name = name
+    self._base_name = base_name or to_snake_case(type(self).__name__)
+    keras_name = (base_name or None) and base_name.replace("/", "_")
+    super().__init__(trainable=trainable, name=keras_name, dtype=dtype,
+                     **kwargs)
+    self._scope = None
+    if scope:
+      with tf.compat.v1.variable_scope(scope) as captured_scope:
+        self._scope = captured_scope
+
+  @property
+  def scope_name(self):
+    if self._scope is None:
+      raise ValueError("No name available for layer scope because the layer "
+                       "\"%s\" has not been used yet. The scope name is "
+                       "determined the first time the layer instance is "
+                       "called." % self._base_name)
+    return self._scope.name
+
+  def apply(self, *args, **kwargs):
+    return self(*args, **kwargs)
+
+  def _set_scope(self, scope=None):
+    if self._scope is None:
+      if self._reuse:
+        with tf.compat.v1.variable_scope(
+            scope if scope is not None else self._base_name) as captured:
+          self._scope = captured
+      else:
+        with tf.compat.v1.variable_scope(
+            scope, default_name=self._base_name) as captured:
+          self._scope = captured
+
+  def __call__(self, inputs, *args, **kwargs):
+    scope = kwargs.pop("scope", None)
+    if in_tf1_graph():
+      return self._call_in_tf1_graph(inputs, scope, *args, **kwargs)
+    if tracking.active_store() is not None:
+      return self._call_in_scope(inputs, scope, *args, **kwargs)
+    # On its own: the layer is its own variable store. Scope counts are the
+    # surrounding ones, so two unnamed layers are `dense` and `dense_1`.
+    store = tracking.store_of(self, type(self).__name__)
+    with store.calling(fresh_scopes=False):
+      return self._call_in_scope(inputs, scope, *args, **kwargs)
+
+  def _call_in_scope(self, inputs, scope, *args, **kwargs):
+    self._set_scope(scope)
+    reuse = True if self.built else self._reuse
+    with tf.compat.v1.variable_scope(self._scope, reuse=reuse,
+                                     auxiliary_name_scope=False):
+      return super().__call__(inputs, *args, **kwargs)
+
+  def _call_in_tf1_graph(self, inputs, scope, *args, **kwargs):
+    self._set_scope(scope)
+    reuse = True if self.built else self._reuse
+    with tf.compat.v1.variable_scope(self._scope, reuse=reuse,
+                                     auxiliary_name_scope=False):
+      inputs = tf.convert_to_tensor(inputs)
+      if not self.built:
+        self.build(inputs.shape)
+      return self.call(inputs, *args, **kwargs)
+
+  def add_tf1_variable(self, name, shape, initializer=None, regularizer=None,
+                       trainable=True, constraint=None, dtype=None,
+                       synchronization=tf.VariableSynchronization.AUTO,
+                       aggregation=tf.VariableAggregation.NONE):
+    """Creates (or reuses) a variable the TF1 way, through `get_variable`."""
+    if regularizer is not None and not callable(regularizer):
+      regularizer = keras.regularizers.get(regularizer)
+    return tf.compat.v1.get_variable(
+        name, shape=shape, dtype=dtype or self.variable_dtype,
+        initializer=initializer, regularizer=regularizer,
+        trainable=trainable and self.trainable, constraint=constraint,
+        synchronization=synchronization, aggregation=aggregation)
+
+  def add_activity_loss(self, outputs, activity_regularizer):
+    """TF1's activity regularization: mean over the batch, one loss per call."""
+    loss = activity_regularizer(outputs)
+    batch_size = tf.cast(tf.shape(outputs)[0], loss.dtype)
+    loss = loss / batch_size
+    if in_tf1_graph():
+      tf.compat.v1.add_to_collection(
+          tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, loss)
+    else:
+      tracking.active_store().add_call_loss(loss)

@@ -1,0 +1,138 @@
+"""Argument handling shared by the TF1 layers, with TF1's conventions."""
+
+import inspect
+
+import keras
+import tensorflow as tf
+
+
+def get_activation(activation):
+  """None stays None (linear); strings resolve through Keras."""
+  if activation is None or callable(activation):
+    return activation
+  return keras.activations.get(activation)
+
+
+def get_regularizer(regularizer):
+  if regularizer is None or callable(regularizer):
+    return regularizer
+  return keras.regularizers.get(regularizer)
+
+
+def serialize(obj):
+  """A config value for Keras objects and names; other callables by repr."""
+  if obj is None or isinstance(obj, (str, int, float, bool)):
+    return obj
+  try:
+    return keras.saving.serialize_keras_object(obj)
+  except (TypeError, ValueError):
+    return repr(obj)
+
+
+def smart_cond(pred, true_fn, false_fn):
+  """`true_fn()` or `false_fn()`; a `tf.cond` only if `pred` is a tensor."""
+  if isinstance(pred, (tf.Tensor, tf.Variable)):
+    static = tf.get_static_value(pred)
+    if static is None:
+      return tf.cond(pred, true_fn, false_fn)
+    pred = bool(static)
+  return true_fn() if pred else false_fn()
+
+
+def normalize_data_format(data_format):
+  value = (data_format or "channels_last").lower()
+  if value not in ("channels_first", "channels_last"):
+    raise ValueError('The `data_format` argument must be one of '
+                     '"channels_first", "channels_last". Received: %r' %
+                     (data_format,))
+  return value
+
+
+def normalize_padding(padding):
+  value = padding.lower()
+  if value not in ("valid", "same"):
+    raise ValueError('The `padding` argument must be "valid" or "same". '
+                     "Received: %r" % (padding,))
+  return value
+
+
+def normalize_tuple(value, n, name):
+  """An int or a sequence of n ints -> a tuple of n ints."""
+  if isinstance(value, int):
+    return (value,) * n
+  try:
+    value_tuple = tuple(int(v) for v in value)
+  except (TypeError, ValueError) as e:
+    raise ValueError("The `%s` argument must be a tuple of %d integers. "
+                     "Received: %r" % (name, n, value)) from e
+  if len(value_tuple) != n:
+    raise ValueError("The `%s` argument must be a tuple of %d integers. "
+                     "Received: %r" % (name, n, value))
+  return value_tuple
+
+
+def tf_data_format(data_format, rank):
+  """Keras-style data format -> TF op format for `rank` spatial dims."""
+  spatial = {1: "W", 2: "HW", 3: "DHW"}[rank]
+  if data_format == "channels_last":
+    return "N" + spatial + "C"
+  return "NC" + spatial
+
+
+def conv_output_length(input_length, filter_size, padding, stride,
+                       dilation=1):
+  if input_length is None:
+    return None
+  dilated = filter_size + (filter_size - 1) * (dilation - 1)
+  if padding == "same":
+    output_length = input_length
+  else:
+    output_length = input_length - dilated + 1
+  return (output_length + stride - 1) // stride
+
+
+def deconv_output_length(input_length, filter_size, padding, stride):
+  if input_length is None:
+    return None
+  input_length *= stride
+  if padding == "valid":
+    input_length += max(filter_size - stride, 0)
+  return input_length
+
+
+def functional_form(layer_class, function_name, call_kwargs=(),
+                    fixed_scope=True):
+  """TF1's functional interface of `layer_class`.
+
+  `f(inputs, *layer_args, name=None, reuse=None, **layer_kwargs)` builds the
+  layer with its variable scope fixed to `name` (so a named layer is not
+  uniquified, as in TF1) and calls it on `inputs`. Keyword arguments listed in
+  `call_kwargs` (e.g. `training`) go to the call instead of the constructor.
+  TF1's functions for layers without variables (pooling) do not fix the
+  scope: `fixed_scope=False`, and they take no `reuse`.
+  """
+
+  def layer_function(inputs, *args, name=None, reuse=None, **kwargs):
+    call_arguments = {k: kwargs.pop(k) for k in call_kwargs if k in kwargs}
+    if fixed_scope:
+      kwargs.update(_scope=name, _reuse=reuse)
+    layer = layer_class(*args, name=name, **kwargs)
+    return layer(inputs, **call_arguments)
+
+  init = inspect.signature(layer_class.__init__)
+  parameters = [inspect.Parameter("inputs",
+                                  inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+  parameters += [p for n, p in init.parameters.items()
+                 if n != "self" and p.kind != inspect.Parameter.VAR_KEYWORD]
+  parameters += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY,
+                                   default=False) for k in call_kwargs]
+  if fixed_scope:
+    parameters.append(inspect.Parameter(
+        "reuse", inspect.Parameter.KEYWORD_ONLY, default=None))
+  layer_function.__signature__ = inspect.Signature(
+      sorted(parameters, key=lambda p: p.kind))
+  layer_function.__name__ = function_name
+  layer_function.__qualname__ = function_name
+  layer_function.__doc__ = ("`tf.compat.v1.layers.%s`: functional interface "
+                            "of `%s`." % (function_name, layer_class.__name__))
+  return layer_function

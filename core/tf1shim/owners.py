@@ -1,0 +1,133 @@
+"""What a variable store needs from the object whose method is decorated.
+
+A store creates TF1-named `tf.Variable`s; its owner decides how they become
+part of the object: Keras 3 layers get Keras variables (in `layer.weights`,
+regularized through `variable.regularizer`), `tf.Module`s and tf-keras layers
+keep plain `tf.Variable`s. In every case the variables are also held, by TF1
+name, in a `TF1Variables` container attribute, so that `tf.train.Checkpoint`
+saves them and `tf.Module.variables` finds them.
+"""
+
+import contextlib
+import sys
+
+import keras
+import tensorflow as tf
+
+from tf1shim import _keras_internal
+
+CONTAINER_ATTRIBUTE = "_tf1_variables"
+
+
+class TF1Variables(tf.Module):
+  """The variables of one decorated object, by TF1 name (checkpoint deps)."""
+
+  def __init__(self):
+    super().__init__(name="tf1_variables")
+    self.by_name = {}
+    self.layers = {}
+
+
+def _is_tf_keras_layer(obj):
+  module = sys.modules.get("tf_keras")
+  return module is not None and isinstance(obj, module.layers.Layer)
+
+
+def owner_for(obj, method_name):
+  """The owner adapter for `obj`, or a TypeError naming what is accepted."""
+  if isinstance(obj, keras.layers.Layer):
+    return KerasLayerOwner(obj)
+  if _is_tf_keras_layer(obj):
+    return TfKerasLayerOwner(obj)
+  if isinstance(obj, tf.Module):
+    return ModuleOwner(obj)
+  raise TypeError(
+      "track_tf1_style_variables decorates methods of a keras.layers.Layer "
+      "(or keras.Model), a tf.Module, or a tf-keras Layer, but %s was called "
+      "on an object of type %s.%s. Make the class subclass "
+      "keras.layers.Layer or tf.Module, or remove the decorator." %
+      (method_name, type(obj).__module__, type(obj).__qualname__))
+
+
+class _Owner:
+  """Common part: the container attribute and per-call losses."""
+
+  def __init__(self, obj):
+    self.obj = obj
+
+  @property
+  def container(self):
+    container = getattr(self.obj, CONTAINER_ATTRIBUTE, None)
+    if container is None:
+      container = TF1Variables()
+      setattr(self.obj, CONTAINER_ATTRIBUTE, container)
+      container = getattr(self.obj, CONTAINER_ATTRIBUTE)
+    return container
+
+  def creating_state(self):
+    return contextlib.nullcontext()
+
+  def adopt_variable(self, name, tf_variable):
+    self.container.by_name[name] = tf_variable
+    return tf_variable
+
+  def regularize(self, variable, regularizer):
+    """Returns True if the owner itself reports this variable's loss."""
+    del variable, regularizer
+    return False
+
+  def add_call_loss(self, loss):
+    del loss
+
+  def track_layer(self, name, layer):
+    self.container.layers[name] = layer
+
+
+class KerasLayerOwner(_Owner):
+  """A Keras 3 layer: Keras variables, `variable.regularizer`, `add_loss`."""
+
+  @contextlib.contextmanager
+  def creating_state(self):
+    with _keras_internal.creating_state(self.obj):
+      yield
+    # A decorated `__call__` bypasses Keras's build: the layer is built once
+    # its first call created its state (no "unbuilt state" warnings later).
+    if not self.obj.built:
+      self.obj.built = True
+
+  def adopt_variable(self, name, tf_variable):
+    variable = _keras_internal.wrap_tf_variable(tf_variable, name)
+    _keras_internal.track_variable(self.obj, variable)
+    self.container.by_name[name] = variable
+    return variable
+
+  def regularize(self, variable, regularizer):
+    # Keras sums `variable.regularizer(variable)` over trainable weights into
+    # `layer.losses` on every access: one live loss per variable.
+    if variable.trainable:
+      variable.regularizer = regularizer
+      return True
+    return False
+
+  def add_call_loss(self, loss):
+    self.obj.add_loss(loss)
+
+  def track_layer(self, name, layer):
+    super().track_layer(name, layer)
+    if isinstance(layer, keras.layers.Layer):
+      _keras_internal.track_layer(self.obj, layer)
+
+
+class TfKerasLayerOwner(_Owner):
+  """A tf-keras (Keras 2) layer: `tf.Variable`s and callable losses."""
+
+  def regularize(self, variable, regularizer):
+    self.obj.add_loss(lambda: regularizer(variable))
+    return True
+
+  def add_call_loss(self, loss):
+    self.obj.add_loss(loss)
+
+
+class ModuleOwner(_Owner):
+  """A tf.Module: `tf.Variable`s; losses via `regularization_losses`."""

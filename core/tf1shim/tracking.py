@@ -1,0 +1,163 @@
+"""`track_tf1_style_variables` and the helpers used inside decorated methods."""
+
+import functools
+
+import keras
+import tensorflow as tf
+
+from tf1shim import _tf_internal
+from tf1shim import owners
+from tf1shim import variable_store
+
+_tf_internal.patch_variable_scope()
+
+
+def track_tf1_style_variables(method):
+  """Runs TF1 modeling code inside a method of a Layer or tf.Module.
+
+  Inside the decorated method, `tf.compat.v1.get_variable`, `variable_scope`,
+  `make_template` and the TF1 layers behave as in a TF1 graph: the first call
+  creates the variables, with TF1's names; every later call reuses them. In a
+  Keras 3 layer the variables are Keras variables (in `layer.weights`, with
+  `variable.path` equal to the TF1 name) and regularizers appear in
+  `layer.losses`. In a `tf.Module` they are `tf.Variable`s named as in TF1, in
+  `module.variables`, and the module gets a `regularization_losses` property.
+
+  In a TF1 graph (`tf.compat.v1.Graph`) the method runs unchanged, with the
+  graph's own variable store and collections.
+
+  Example:
+
+  >>> import keras, tensorflow as tf, tf1shim
+  >>> class DenseLayer(keras.layers.Layer):
+  ...   def __init__(self, units, **kwargs):
+  ...     super().__init__(**kwargs)
+  ...     self.units = units
+  ...   @tf1shim.track_tf1_style_variables
+  ...   def call(self, inputs):
+  ...     with tf.compat.v1.variable_scope("dense"):
+  ...       kernel = tf.compat.v1.get_variable(
+  ...           "kernel", [inputs.shape[-1], self.units],
+  ...           regularizer=keras.regularizers.L2())
+  ...       return tf.matmul(inputs, kernel)
+  >>> layer = DenseLayer(3)
+  >>> _ = layer(tf.ones([2, 4]))
+  >>> [v.path for v in layer.weights], len(layer.losses)
+  (['dense/kernel'], 1)
+
+  Args:
+    method: a method of a `keras.layers.Layer` subclass (including Models), a
+      `tf.Module` subclass, or a tf-keras layer, taking `self` first.
+
+  Returns:
+    The decorated method, with the original's signature (so Keras still
+    passes `training` and `mask`).
+  """
+  description = getattr(method, "__qualname__", repr(method))
+
+  @functools.wraps(method)
+  def tracked_method(self, *args, **kwargs):
+    if not tf.compat.v1.executing_eagerly_outside_functions():
+      return method(self, *args, **kwargs)  # A real TF1 graph.
+    store = store_of(self, description)
+    with store.calling():
+      return method(self, *args, **kwargs)
+
+  tracked_method.tf1shim_tracked = True
+  return tracked_method
+
+
+def store_of(obj, description):
+  """The variable store of `obj`, created on first use."""
+  store = obj.__dict__.get(variable_store.STORE_ATTRIBUTE)
+  if store is None:
+    owner = owners.owner_for(obj, description)
+    store = variable_store.VariableStore(owner, description)
+    object.__setattr__(obj, variable_store.STORE_ATTRIBUTE, store)
+    if isinstance(owner, owners.ModuleOwner):
+      _give_regularization_losses_property(type(obj))
+  return store
+
+
+def active_store():
+  """The tf1shim store of the innermost running decorated call, or None."""
+  store = _tf_internal.current_variable_store()
+  return store if _tf_internal.is_shim_store(store) else None
+
+
+def get_or_create_layer(name, create_layer_method):
+  """Creates a nested layer once and returns the same layer on later calls.
+
+  For existing TF1 code that builds Keras layers or models inside the forward
+  pass; new code should assign layers in `__init__`. The layer is tracked by
+  the decorated object (its weights and losses), and its Keras variables are
+  created with the current TF1 variable scope as path prefix.
+
+  Args:
+    name: the layer's name within the current variable scope.
+    create_layer_method: a callable with no arguments returning the layer.
+
+  Returns:
+    The layer.
+  """
+  store = active_store()
+  if store is None:
+    if not tf.compat.v1.executing_eagerly_outside_functions():
+      return create_layer_method()  # TF1 graph: no tracking, as in TF1.
+    raise ValueError(
+        "get_or_create_layer(%r) was called outside a method decorated with "
+        "track_tf1_style_variables, so nothing would keep the layer between "
+        "calls. Call it from the decorated call() of your Layer or Module." %
+        name)
+  return store.get_or_create_layer(name, create_layer_method)
+
+
+def record_scope(scope_name):
+  """Opens and closes `scope_name`, so later default names skip it.
+
+  When a TF1 layer created without `name` is replaced by a native Keras layer,
+  the TF1 layers after it would take its auto-generated name (`conv2d_1`
+  becomes `conv2d`) and stop matching checkpoints. Recording the replaced
+  layer's scope keeps their names.
+  """
+  with tf.compat.v1.variable_scope(scope_name):
+    pass
+
+
+def tf1_name(variable):
+  """The TF1 name of a variable, e.g. `dense/kernel:0`.
+
+  Works for Keras 3 variables (whose TF1 name is their path), `tf.Variable`s
+  and distributed variables.
+  """
+  if isinstance(variable, keras.Variable):
+    return variable.path + ":0"
+  name = getattr(variable, "name", None)
+  if name is None:
+    raise TypeError("Expected a variable, got %r." % (variable,))
+  return name
+
+
+def _module_regularization_losses(module):
+  """Regularization losses of TF1 variables in this module and its children."""
+  losses = []
+  seen = set()
+  for obj in [module] + _tf_internal.module_descendants(
+      module, lambda x: isinstance(x, (tf.Module, keras.layers.Layer))):
+    if id(obj) in seen:
+      continue
+    seen.add(id(obj))
+    if isinstance(obj, keras.layers.Layer):
+      losses.extend(obj.losses)
+      continue
+    store = obj.__dict__.get(variable_store.STORE_ATTRIBUTE)
+    if store is not None:
+      losses.extend(store.regularization_losses())
+  return losses
+
+
+def _give_regularization_losses_property(module_class):
+  if not hasattr(module_class, "regularization_losses"):
+    module_class.regularization_losses = property(
+        _module_regularization_losses,
+        doc="Losses of the regularizers of TF1 variables (tf1shim).")

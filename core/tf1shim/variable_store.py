@@ -1,0 +1,331 @@
+"""The variable store behind `tf.compat.v1.get_variable` in TF2.
+
+One `VariableStore` per decorated object. While one of its methods runs, the
+store is TensorFlow's active variable store, so `get_variable` (and every TF1
+layer built on it) lands in `VariableStore.get_variable` with the full TF1
+name, the scope's `reuse` flag and the usual arguments.
+
+TF1 semantics, with "a call of the decorated method" in the role of "the
+construction of a TF1 graph":
+
+* The first call creates variables, exactly as TF1 would in a new graph.
+* Later calls get the same variables back, by name.
+* Within one call TF1's reuse rules hold: asking twice for a name without
+  `reuse=True`/`AUTO_REUSE` raises TF1's "already exists, disallowed" error;
+  `reuse=True` for a name the store does not have raises "does not exist".
+* Shapes and dtypes must match on reuse.
+* A later call that asks for a variable the first call did not create raises:
+  the method took another code path, and Keras 3 would refuse the new state.
+"""
+
+import contextlib
+import functools
+import inspect
+import threading
+
+import keras
+import tensorflow as tf
+
+from tf1shim import _keras_internal
+from tf1shim import _tf_internal
+
+# Attribute under which a decorated object keeps its store. Set with
+# `object.__setattr__` so that neither Keras nor TensorFlow tracks the store
+# itself: its variables are tracked through the owner.
+STORE_ATTRIBUTE = "_tf1shim_variable_store"
+
+
+class VariableStore:
+  """TF1-named variables of one decorated object.
+
+  Args:
+    owner: an `owners._Owner` adapter for the decorated object.
+    description: how errors name the object (e.g. `MyLayer.call`).
+  """
+
+  _is_tf1shim_store = True  # see _tf_internal.SHIM_STORE_MARKER
+  # TF's EagerTemplate (make_template in eager mode) nests its own store
+  # inside the active one when that one stores eager variables.
+  _store_eager_variables = True
+
+  def __init__(self, owner, description):
+    self._owner = owner
+    self._description = description
+    self._vars = {}  # TF1 name -> the variable handed to TF1 code
+    self._unreported_regularizers = {}  # name -> (variable, regularizer)
+    self._layers = {}  # get_or_create_layer: scoped name -> layer
+    self._created_all = False
+    self._thread_state = threading.local()
+
+  # --- What TensorFlow's variable-store protocol needs --------------------
+
+  def get_variable(self, name, shape=None, dtype=tf.float32, initializer=None,
+                   regularizer=None, reuse=None, trainable=None,
+                   collections=None, caching_device=None, partitioner=None,
+                   validate_shape=True, use_resource=None, custom_getter=None,
+                   constraint=None,
+                   synchronization=tf.VariableSynchronization.AUTO,
+                   aggregation=tf.VariableAggregation.NONE):
+    """TF1's `_VariableStore.get_variable` (see TF's docs for arguments)."""
+    del collections, caching_device, use_resource  # TF1 graph-only options.
+    if custom_getter is not None and not callable(custom_getter):
+      raise ValueError("Passed a custom_getter which is not callable: %s" %
+                       custom_getter)
+    try:
+      dtype = dtype.base_dtype
+    except AttributeError:
+      pass
+
+    def true_getter(name, shape=None, dtype=tf.float32, initializer=None,
+                    regularizer=None, reuse=None, trainable=None,
+                    partitioner=None, validate_shape=True, constraint=None,
+                    synchronization=tf.VariableSynchronization.AUTO,
+                    aggregation=tf.VariableAggregation.NONE, **unused):
+      del unused  # collections, caching_device, use_resource
+      if partitioner is not None:
+        raise ValueError(
+            "Variable %s was requested with a partitioner, but partitioned "
+            "variables exist only in TF1 graphs. Remove the partitioner (in "
+            "TF2, shard large variables with a tf.distribute strategy)." %
+            name)
+      return self._get_single_variable(
+          name, shape=shape, dtype=dtype, initializer=initializer,
+          regularizer=regularizer, reuse=reuse, trainable=trainable,
+          validate_shape=validate_shape, constraint=constraint,
+          synchronization=synchronization, aggregation=aggregation)
+
+    kwargs = dict(shape=shape, dtype=dtype, initializer=initializer,
+                  regularizer=regularizer, reuse=reuse, trainable=trainable,
+                  partitioner=partitioner, validate_shape=validate_shape,
+                  constraint=constraint, synchronization=synchronization,
+                  aggregation=aggregation)
+    if custom_getter is None:
+      return true_getter(name, **kwargs)
+    kwargs.update(collections=None, caching_device=None, use_resource=True)
+    if not _accepts(custom_getter, "constraint"):
+      del kwargs["constraint"]
+    return custom_getter(getter=true_getter, name=name, **kwargs)
+
+  def variables(self):
+    return list(self._vars.values())
+
+  def trainable_variables(self):
+    return [v for v in self._vars.values() if v.trainable]
+
+  def non_trainable_variables(self):
+    return [v for v in self._vars.values() if not v.trainable]
+
+  # --- tf1shim's own API ---------------------------------------------------
+
+  @property
+  def variables_by_name(self):
+    """TF1 name (without `:0`) -> variable, in creation order."""
+    return dict(self._vars)
+
+  def regularization_losses(self):
+    """Losses of regularized variables the owner does not report itself."""
+    return [regularizer(variable)
+            for variable, regularizer in
+            self._unreported_regularizers.values()]
+
+  def get_or_create_layer(self, name, create_layer):
+    """The layer stored as `name` in the current variable scope."""
+    scope_name = tf.compat.v1.get_variable_scope().name
+    full_name = scope_name + "/" + name if scope_name else name
+    if full_name in self._layers:
+      return self._layers[full_name]
+    self._check_may_create("layer", full_name)
+    # Keras variables of the new layer get the TF1 scope as path prefix.
+    with _keras_internal.outside_stateless_scope(), tf.init_scope(), \
+        _keras_internal.keras_path_scope(scope_name):
+      layer = create_layer()
+    self._layers[full_name] = layer
+    self._owner.track_layer(full_name, layer)
+    return layer
+
+  @contextlib.contextmanager
+  def calling(self, fresh_scopes=True):
+    """Makes this store TensorFlow's variable store for one call.
+
+    Args:
+      fresh_scopes: start scope counts from zero, as in a new TF1 graph,
+        unless another tf1shim store is already active (then this call is
+        nested in that one's graph, as TF1 code nested in TF1 code).
+    """
+    if getattr(self._thread_state, "accessed", None) is not None:
+      yield  # A decorated method of the same object calling another.
+      return
+    creating = not self._created_all
+    nested = _tf_internal.shim_store_active()
+    with contextlib.ExitStack() as stack:
+      if creating:
+        stack.enter_context(self._owner.creating_state())
+      stack.enter_context(_tf_internal.with_variable_store(self))
+      if fresh_scopes and not nested:
+        # After the store: the new root scope must see it to keep `reuse`.
+        stack.enter_context(_tf_internal.fresh_variable_scopes())
+      self._thread_state.accessed = set()
+      try:
+        yield
+      finally:
+        self._thread_state.accessed = None
+    if creating:
+      self._created_all = True
+    for variable, regularizer in self._unreported_regularizers.values():
+      self._owner.add_call_loss(regularizer(variable))
+
+  def add_call_loss(self, loss):
+    """A loss of this call only (TF1 activity regularization)."""
+    self._owner.add_call_loss(loss)
+
+  # --- Internals -----------------------------------------------------------
+
+  def _accessed(self):
+    accessed = getattr(self._thread_state, "accessed", None)
+    if accessed is None:
+      raise RuntimeError(
+          "tf1shim: variable store of %s used outside a call of it." %
+          self._description)
+    return accessed
+
+  def _check_may_create(self, what, name):
+    if self._created_all:
+      raise ValueError(
+          "%s tried to create the new %s %r on a later call. A method "
+          "decorated with track_tf1_style_variables creates all its "
+          "variables and layers on its first call and must ask for the same "
+          "ones on every call; this call took another code path (a Python "
+          "branch on the inputs, on `training` or on object state). Create "
+          "everything on the first call, or move the optional part into a "
+          "layer created in __init__." % (self._description, what, name))
+
+  def _get_single_variable(self, name, shape, dtype, initializer, regularizer,
+                           reuse, trainable, validate_shape, constraint,
+                           synchronization, aggregation):
+    accessed = self._accessed()
+    initializing_from_value = (initializer is not None and
+                               not callable(initializer))
+    if shape is not None and initializing_from_value:
+      raise ValueError("If initializer is a constant, do not specify shape.")
+    dtype = tf.as_dtype(dtype)
+    if shape is not None:
+      shape = tf.TensorShape(shape)
+
+    if name in self._vars:
+      found = self._vars[name]
+      if reuse is not True and reuse is not _tf_internal.AUTO_REUSE and (
+          name in accessed):
+        raise ValueError(
+            "Variable %s already exists, disallowed. Did you mean to set "
+            "reuse=True or reuse=tf.AUTO_REUSE in VarScope?" % name)
+      found_shape = tf.TensorShape(found.shape)
+      if shape is not None and not shape.is_compatible_with(found_shape):
+        raise ValueError(
+            "Trying to share variable %s, but specified shape %s and found "
+            "shape %s." % (name, shape, found_shape))
+      found_dtype = tf.as_dtype(found.dtype)
+      if not dtype.is_compatible_with(found_dtype):
+        raise ValueError(
+            "Trying to share variable %s, but specified dtype %s and found "
+            "dtype %s." % (name, dtype.name, found_dtype.name))
+      accessed.add(name)
+      return found
+
+    if reuse is True:
+      raise ValueError(
+          "Variable %s does not exist, or was not created with "
+          "tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in "
+          "VarScope?" % name)
+    self._check_may_create("variable", name)
+
+    if trainable is None:
+      trainable = synchronization != tf.VariableSynchronization.ON_READ
+    elif trainable and synchronization == tf.VariableSynchronization.ON_READ:
+      raise ValueError(
+          "Synchronization value can be set to "
+          "VariableSynchronization.ON_READ only for non-trainable variables. "
+          "You have specified trainable=True and "
+          "synchronization=VariableSynchronization.ON_READ.")
+
+    if initializer is None:
+      if shape is None:
+        raise ValueError(
+            f"Variable {name} did not get an initializer, so its `shape` "
+            "argument must be specified.")
+      initializer = _default_initializer(name, dtype)
+    initial_value, value_dtype = _initial_value(name, initializer, shape,
+                                                dtype, initializing_from_value)
+    with _keras_internal.outside_stateless_scope(), tf.init_scope(), \
+        _tf_internal.root_name_scope():
+      tf_variable = tf.Variable(
+          initial_value=initial_value, name=name, trainable=trainable,
+          dtype=value_dtype, validate_shape=validate_shape,
+          constraint=constraint, synchronization=synchronization,
+          aggregation=aggregation)
+      variable = self._owner.adopt_variable(name, tf_variable)
+    if constraint is not None and isinstance(variable, keras.Variable):
+      variable.constraint = constraint  # Keras optimizers apply it.
+    self._vars[name] = variable
+    accessed.add(name)
+
+    if regularizer is not None:
+      regularizer = resolve_regularizer(regularizer)
+      # TF1 keeps no loss for a regularizer that returns None.
+      if regularizer(variable) is not None and not self._owner.regularize(
+          variable, regularizer):
+        self._unreported_regularizers[name] = (variable, regularizer)
+    return variable
+
+
+def resolve_regularizer(regularizer):
+  """A callable regularizer from a callable, Keras name or Keras config."""
+  if isinstance(regularizer, (str, dict)):
+    return keras.regularizers.get(regularizer)
+  if not callable(regularizer):
+    raise TypeError(
+        "A regularizer must be a callable taking a variable, a Keras "
+        "regularizer name such as 'l2', or a Keras regularizer config; got "
+        "%r." % (regularizer,))
+  return regularizer
+
+
+def _default_initializer(name, dtype):
+  """TF1's default: Glorot uniform for floats, zeros for ints/bools/strings."""
+  if dtype.is_floating:
+    return tf.compat.v1.glorot_uniform_initializer()
+  if dtype.is_integer or dtype.is_unsigned or dtype.is_bool or (
+      dtype == tf.string):
+    return tf.compat.v1.zeros_initializer()
+  raise ValueError("An initializer for variable %s of %s is required" %
+                   (name, dtype.base_dtype))
+
+
+def _initial_value(name, initializer, shape, dtype, initializing_from_value):
+  """(initial value or thunk, dtype for tf.Variable), as TF1 computes them."""
+  if initializing_from_value:
+    return initializer, None
+  if inspect.isclass(initializer):
+    initializer = initializer()
+  if shape is not None and shape.is_fully_defined():
+    if _accepts(initializer, "partition_info", via_kwargs=False):
+      return functools.partial(initializer, shape.as_list(), dtype=dtype,
+                               partition_info=None), dtype.base_dtype
+    return functools.partial(initializer, shape.as_list(),
+                             dtype=dtype), dtype.base_dtype
+  if _tf_internal.needs_no_arguments(initializer):
+    return initializer, None
+  raise ValueError(
+      "Variable %s: the initializer passed is not valid. It should be a "
+      "callable with no arguments and the shape should not be provided or "
+      "an instance of `tf.keras.initializers.*' and `shape` should be fully "
+      "defined (got shape %s)." % (name, shape))
+
+
+def _accepts(fn, argument, via_kwargs=True):
+  """Whether `fn` takes `argument` by name (or through **kwargs)."""
+  try:
+    parameters = inspect.signature(fn).parameters
+  except (TypeError, ValueError):
+    return False
+  return argument in parameters or (via_kwargs and any(
+      p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values()))
