@@ -5,6 +5,8 @@ run inside methods decorated with `track_tf1_style_variables`, on their own
 as Keras 3 layers, and in a real TF1 graph (`tf.compat.v1.Graph`).
 """
 
+import keras
+
 from tf1shim.layers.base import Layer
 from tf1shim.layers.convolutional import Conv1D
 from tf1shim.layers.convolutional import conv1d
@@ -52,6 +54,15 @@ MaxPool1D = MaxPooling1D
 MaxPool2D = MaxPooling2D
 MaxPool3D = MaxPooling3D
 
+for _cls in (Layer, Dense, Dropout, Flatten, Conv1D, Conv2D, Conv3D,
+             Conv2DTranspose, SeparableConv2D, MaxPooling1D, MaxPooling2D,
+             MaxPooling3D, AveragePooling1D, AveragePooling2D,
+             AveragePooling3D, BatchNormalization):
+  keras.saving.register_keras_serializable(package="tf1shim")(_cls)
+del _cls
+
 # Every public name, class or function (what tf1shim.install() exports).
 LAYER_NAMES = sorted(name for name in dir() if not name.startswith("_") and
-                     name not in ("LAYER_NAMES",))
+                     name not in ("LAYER_NAMES", "keras", "base", "core",
+                                  "convolutional", "pooling",
+                                  "normalization", "utils"))

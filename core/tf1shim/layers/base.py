@@ -14,12 +14,14 @@ enclosing scope). That one rule makes the same class work in three places:
   normalization) to `UPDATE_OPS`, as TF1 did.
 """
 
+import contextlib
 import re
 
 import keras
 import tensorflow as tf
 
 from tf1shim import tracking
+from tf1shim.layers import utils
 
 
 def to_snake_case(name):
@@ -59,9 +61,14 @@ class Layer(keras.layers.Layer):
     super().__init__(trainable=trainable, name=keras_name, dtype=dtype,
                      **kwargs)
     self._scope = None
+    self._in_variable_context = False
     if scope:
       with tf.compat.v1.variable_scope(scope) as captured_scope:
         self._scope = captured_scope
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(**{k: utils.deserialize(v) for k, v in config.items()})
 
   @property
   def scope_name(self):
@@ -88,32 +95,49 @@ class Layer(keras.layers.Layer):
 
   def __call__(self, inputs, *args, **kwargs):
     scope = kwargs.pop("scope", None)
-    if in_tf1_graph():
-      return self._call_in_tf1_graph(inputs, scope, *args, **kwargs)
-    if tracking.active_store() is not None:
-      return self._call_in_scope(inputs, scope, *args, **kwargs)
-    # On its own: the layer is its own variable store. Scope counts are the
-    # surrounding ones, so two unnamed layers are `dense` and `dense_1`.
-    store = tracking.store_of(self, type(self).__name__)
-    with store.calling(fresh_scopes=False):
-      return self._call_in_scope(inputs, scope, *args, **kwargs)
-
-  def _call_in_scope(self, inputs, scope, *args, **kwargs):
-    self._set_scope(scope)
-    reuse = True if self.built else self._reuse
-    with tf.compat.v1.variable_scope(self._scope, reuse=reuse,
-                                     auxiliary_name_scope=False):
-      return super().__call__(inputs, *args, **kwargs)
-
-  def _call_in_tf1_graph(self, inputs, scope, *args, **kwargs):
-    self._set_scope(scope)
-    reuse = True if self.built else self._reuse
-    with tf.compat.v1.variable_scope(self._scope, reuse=reuse,
-                                     auxiliary_name_scope=False):
+    with self._variable_context(scope):
+      if not in_tf1_graph():
+        return super().__call__(inputs, *args, **kwargs)
+      # A TF1 graph: Keras 3's call machinery does not apply.
       inputs = tf.convert_to_tensor(inputs)
       if not self.built:
         self.build(inputs.shape)
       return self.call(inputs, *args, **kwargs)
+
+  def build(self, input_shape):
+    """Creates the variables under the layer's TF1 variable scope."""
+    if self._in_variable_context:
+      self.create_variables(input_shape)
+      return
+    # Called directly (`layer.build(shape)`, Keras's own build of a model).
+    with self._variable_context():
+      self.create_variables(input_shape)
+
+  def create_variables(self, input_shape):
+    """Subclasses create their variables here, with `add_tf1_variable`."""
+    del input_shape
+
+  @contextlib.contextmanager
+  def _variable_context(self, scope=None):
+    """The variable store and scope `get_variable` must see in this layer.
+
+    Inside a decorated method, the decorated object's store; in a TF1 graph,
+    the graph's; otherwise the layer is its own store. Scope counts stay the
+    surrounding ones, so two unnamed layers are `dense` and `dense_1`.
+    """
+    with contextlib.ExitStack() as stack:
+      if not in_tf1_graph() and tracking.active_store() is None:
+        store = tracking.store_of(self, type(self).__name__)
+        stack.enter_context(store.calling(fresh_scopes=False))
+      self._set_scope(scope)
+      reuse = True if self.built else self._reuse
+      stack.enter_context(tf.compat.v1.variable_scope(
+          self._scope, reuse=reuse, auxiliary_name_scope=False))
+      outer, self._in_variable_context = self._in_variable_context, True
+      try:
+        yield
+      finally:
+        self._in_variable_context = outer
 
   def add_tf1_variable(self, name, shape, initializer=None, regularizer=None,
                        trainable=True, constraint=None, dtype=None,

@@ -54,7 +54,7 @@ class _Conv(base.Layer):
                        "defined. Found `None`." % type(self).__name__)
     return channels
 
-  def build(self, input_shape):
+  def create_variables(self, input_shape):
     kernel_shape = self.kernel_size + (self._input_channels(input_shape),
                                        self.filters)
     self.kernel = self.add_tf1_variable(
@@ -162,7 +162,7 @@ class Conv2DTranspose(Conv2D):
         kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
         trainable=trainable, name=name, **kwargs)
 
-  def build(self, input_shape):
+  def create_variables(self, input_shape):
     kernel_shape = self.kernel_size + (self.filters,
                                        self._input_channels(input_shape))
     self.kernel = self.add_tf1_variable(
@@ -237,7 +237,7 @@ class SeparableConv2D(Conv2D):
     self.depthwise_constraint = depthwise_constraint
     self.pointwise_constraint = pointwise_constraint
 
-  def build(self, input_shape):
+  def create_variables(self, input_shape):
     channels = self._input_channels(input_shape)
     self.depthwise_kernel = self.add_tf1_variable(
         "depthwise_kernel",

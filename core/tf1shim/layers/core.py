@@ -32,7 +32,7 @@ class Dense(base.Layer):
     self.kernel_constraint = kernel_constraint
     self.bias_constraint = bias_constraint
 
-  def build(self, input_shape):
+  def create_variables(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
     last_dim = tf.compat.dimension_value(input_shape[-1])
     if last_dim is None:
@@ -114,9 +114,6 @@ class Dropout(base.Layer):
     self.noise_shape = noise_shape
     self.seed = seed
 
-  def build(self, input_shape):
-    del input_shape  # No variables.
-
   def call(self, inputs, training=False):
     inputs = tf.convert_to_tensor(inputs)
     if training is None:
@@ -157,9 +154,6 @@ class Flatten(base.Layer):
   def __init__(self, data_format="channels_last", name=None, **kwargs):
     super().__init__(name=name, **kwargs)
     self.data_format = utils.normalize_data_format(data_format)
-
-  def build(self, input_shape):
-    del input_shape
 
   def call(self, inputs):
     inputs = tf.convert_to_tensor(inputs)

@@ -69,7 +69,7 @@ class BatchNormalization(base.Layer):
     self.gamma_constraint = gamma_constraint
     self.fused = fused
 
-  def build(self, input_shape):
+  def create_variables(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
     ndims = input_shape.rank
     if ndims is None:

@@ -20,9 +20,6 @@ class _Pooling(base.Layer):
     self.padding = utils.normalize_padding(padding)
     self.data_format = utils.normalize_data_format(data_format)
 
-  def build(self, input_shape):
-    del input_shape  # No variables.
-
   def call(self, inputs):
     return type(self).pool_function(
         tf.convert_to_tensor(inputs), ksize=self.pool_size,

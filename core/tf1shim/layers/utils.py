@@ -19,14 +19,38 @@ def get_regularizer(regularizer):
   return keras.regularizers.get(regularizer)
 
 
+_TF1_INITIALIZER_PREFIX = "tf1:"
+
+
+def _tf1_initializer_classes():
+  """TF1 initializer classes by name, from the public compat.v1 namespace."""
+  found = {}
+  for name in dir(tf.compat.v1.initializers):
+    value = getattr(tf.compat.v1.initializers, name)
+    if inspect.isclass(value):
+      found[value.__name__] = value
+  return found
+
+
 def serialize(obj):
-  """A config value for Keras objects and names; other callables by repr."""
+  """A JSON-able config value for initializers, regularizers, activations."""
   if obj is None or isinstance(obj, (str, int, float, bool)):
     return obj
-  try:
-    return keras.saving.serialize_keras_object(obj)
-  except (TypeError, ValueError):
-    return repr(obj)
+  if type(obj).__module__ == "tensorflow.python.ops.init_ops":
+    return {"class_name": _TF1_INITIALIZER_PREFIX + type(obj).__name__,
+            "config": obj.get_config()}
+  return keras.saving.serialize_keras_object(obj)
+
+
+def deserialize(config):
+  """Inverse of `serialize`."""
+  if not isinstance(config, dict):
+    return config
+  class_name = config.get("class_name", "")
+  if class_name.startswith(_TF1_INITIALIZER_PREFIX):
+    cls = _tf1_initializer_classes()[class_name[len(_TF1_INITIALIZER_PREFIX):]]
+    return cls.from_config(config["config"])
+  return keras.saving.deserialize_keras_object(config)
 
 
 def smart_cond(pred, true_fn, false_fn):
