@@ -52,6 +52,10 @@ def owner_for(obj, method_name):
 class _Owner:
   """Common part: the container attribute and per-call losses."""
 
+  # Whether losses are collected per call (`add_loss`), as Keras layers do,
+  # rather than read from the store (`regularization_losses`).
+  reports_losses_per_call = False
+
   def __init__(self, obj):
     self.obj = obj
 
@@ -76,8 +80,14 @@ class _Owner:
     del variable, regularizer
     return False
 
+  def begin_call(self):
+    """A new top-level call starts (Keras clears its own losses itself)."""
+
   def add_call_loss(self, loss):
     del loss
+
+  def call_losses(self):
+    return []
 
   def track_layer(self, name, layer):
     self.container.layers[name] = layer
@@ -85,6 +95,8 @@ class _Owner:
 
 class KerasLayerOwner(_Owner):
   """A Keras 3 layer: Keras variables, `variable.regularizer`, `add_loss`."""
+
+  reports_losses_per_call = True
 
   @contextlib.contextmanager
   def creating_state(self):
@@ -121,6 +133,8 @@ class KerasLayerOwner(_Owner):
 class TfKerasLayerOwner(_Owner):
   """A tf-keras (Keras 2) layer: `tf.Variable`s and callable losses."""
 
+  reports_losses_per_call = True
+
   def regularize(self, variable, regularizer):
     self.obj.add_loss(lambda: regularizer(variable))
     return True
@@ -131,3 +145,16 @@ class TfKerasLayerOwner(_Owner):
 
 class ModuleOwner(_Owner):
   """A tf.Module: `tf.Variable`s; losses via `regularization_losses`."""
+
+  def __init__(self, obj):
+    super().__init__(obj)
+    self._call_losses = []
+
+  def begin_call(self):
+    self._call_losses = []
+
+  def add_call_loss(self, loss):
+    self._call_losses.append(loss)
+
+  def call_losses(self):
+    return list(self._call_losses)

@@ -123,10 +123,14 @@ class VariableStore:
     return dict(self._vars)
 
   def regularization_losses(self):
-    """Losses of regularized variables the owner does not report itself."""
+    """Losses the owner does not report itself (tf.Module owners).
+
+    The regularizers of its variables, evaluated now, and the activity
+    regularization losses of the last call.
+    """
     return [regularizer(variable)
             for variable, regularizer in
-            self._unreported_regularizers.values()]
+            self._unreported_regularizers.values()] + self._owner.call_losses()
 
   def get_or_create_layer(self, name, create_layer):
     """The layer stored as `name` in the current variable scope."""
@@ -161,6 +165,7 @@ class VariableStore:
       if creating:
         stack.enter_context(self._owner.creating_state())
       stack.enter_context(_tf_internal.with_variable_store(self))
+      self._owner.begin_call()
       if fresh_scopes and not nested:
         # After the store: the new root scope must see it to keep `reuse`.
         stack.enter_context(_tf_internal.fresh_variable_scopes())
@@ -171,8 +176,10 @@ class VariableStore:
         self._thread_state.accessed = None
     if creating:
       self._created_all = True
-    for variable, regularizer in self._unreported_regularizers.values():
-      self._owner.add_call_loss(regularizer(variable))
+    if self._owner.reports_losses_per_call:
+      # Keras layers: add the losses Keras does not compute itself.
+      for variable, regularizer in self._unreported_regularizers.values():
+        self._owner.add_call_loss(regularizer(variable))
 
   def add_call_loss(self, loss):
     """A loss of this call only (TF1 activity regularization)."""
