@@ -190,14 +190,22 @@ def test_batch_norm_training_flag_and_moving_averages():
                              rtol=1e-6)
 
 
-def test_fused_batch_norm_uses_the_biased_variance_like_tf1():
-  bn = layers.BatchNormalization(momentum=0.0)
+def test_fused_batch_norm_moves_the_variance_with_bessels_correction():
+  # TF1 (tf.compat.v1.layers, graph mode) moves the moving variance of 4-D
+  # inputs with the fused kernel's corrected variance, of 2-D inputs with the
+  # plain one; tests/official_shim_test.py checks both against tf-keras.
   x = np.random.RandomState(1).randn(3, 4, 4, 2).astype(np.float32)
+  n = 3 * 4 * 4
+  bn = layers.BatchNormalization(momentum=0.0)
   out = bn(x, training=True)
   var = x.reshape(-1, 2).var(0)
-  np.testing.assert_allclose(bn.moving_variance.numpy(), var, rtol=1e-5)
+  np.testing.assert_allclose(bn.moving_variance.numpy(), var * n / (n - 1),
+                             rtol=1e-5)
   expected = (x - x.reshape(-1, 2).mean(0)) / np.sqrt(var + 1e-3)
   np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+  flat = layers.BatchNormalization(momentum=0.0)
+  flat(x.reshape(-1, 2), training=True)
+  np.testing.assert_allclose(flat.moving_variance.numpy(), var, rtol=1e-5)
 
 
 def test_dropout_training_flag():

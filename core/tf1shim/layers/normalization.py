@@ -4,8 +4,9 @@ Variables, in TF1's creation order: `gamma` (if `scale`), `beta` (if
 `center`), `moving_mean`, `moving_variance` (non-trainable, ON_READ, MEAN).
 
 In training the layer normalizes with the batch statistics and moves the
-moving averages: `moving -= (moving - batch_stat) * (1 - momentum)`, with the
-batch variance without Bessel's correction, as TF1 does. In a TF1 graph the
+moving averages: `moving -= (moving - batch_stat) * (1 - momentum)`. As in
+TF1, the moving variance takes the batch variance with Bessel's correction
+(n / (n - 1)) on the fused path and without it otherwise. In a TF1 graph the
 update ops go to `tf.compat.v1.GraphKeys.UPDATE_OPS` (group them with the
 train op); in TF2 they run during the call. With `fused` None or True, 4-D
 inputs normalized over the channel axis use `fused_batch_norm`, as in TF1.
@@ -130,15 +131,12 @@ class BatchNormalization(base.Layer):
       data_format = "NCHW" if self._axes == [1] else "NHWC"
 
       def train_branch():
-        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+        # The fused kernel normalizes with the batch variance but returns it
+        # with Bessel's correction, n / (n - 1); TF1 moved the average with
+        # that returned value.
+        return tf.compat.v1.nn.fused_batch_norm(
             inputs, gamma, beta, epsilon=self.epsilon, is_training=True,
             data_format=data_format)
-        # The fused kernel returns the variance with Bessel's correction;
-        # TF1 moves the averages with the uncorrected one.
-        sample_size = tf.cast(tf.size(inputs) / tf.size(variance),
-                              variance.dtype)
-        variance = variance * (sample_size - 1.0) / sample_size
-        return outputs, mean, variance
 
       def inference_branch():
         outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
