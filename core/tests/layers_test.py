@@ -242,6 +242,33 @@ def test_functional_form_keeps_tf1_signature():
   assert "reuse" in params
 
 
+def test_functional_layers_are_kept_across_calls_but_checked():
+  units = [4]
+  made = []
+
+  class Counting(layers.Dense):
+
+    def __init__(self, *args, **kwargs):
+      made.append(1)
+      super().__init__(*args, **kwargs)
+
+  counting_dense = layers.functional.functional_form(Counting, "dense")
+
+  def model(x, training=None):
+    del training
+    with v1.variable_scope("m"):
+      return counting_dense(counting_dense(x, units[0]), 2)
+
+  shim = ShimLayer(model)
+  first = shim(np.ones([1, 3], np.float32))
+  second = shim(np.ones([1, 3], np.float32))
+  np.testing.assert_array_equal(first, second)
+  assert len(made) == 2  # built on the first call only
+  units[0] = 5  # a later call asking for another shape is a TF1 error
+  with pytest.raises(ValueError, match="Trying to share variable m/dense/"):
+    shim(np.ones([1, 3], np.float32))
+
+
 def test_unsupported_batch_norm_options_fail_clearly():
   with pytest.raises(NotImplementedError, match="renorm"):
     layers.BatchNormalization(renorm=True)

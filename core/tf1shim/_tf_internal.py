@@ -89,6 +89,17 @@ def fresh_variable_scopes():
     scope_stores[:] = saved
 
 
+def unique_variable_scope(prefix):
+  """The name `variable_scope(None, default_name=prefix)` would take now."""
+  return _vs._get_unique_variable_scope(prefix)  # pylint: disable=protected-access
+
+
+def scoped_name(name):
+  """`name` inside the current variable scope."""
+  current = _vs.get_variable_scope().name
+  return current + "/" + name if current else name
+
+
 def variable_scope_count(scope_name):
   """How many times `scope_name` was opened under the current scope counts."""
   return _vs.get_variable_scope_store().variable_scope_count(scope_name)

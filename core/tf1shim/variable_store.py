@@ -54,6 +54,9 @@ class VariableStore:
     self._vars = {}  # TF1 name -> the variable handed to TF1 code
     self._unreported_regularizers = {}  # name -> (variable, regularizer)
     self._layers = {}  # get_or_create_layer: scoped name -> layer
+    # TF1 functional layers (`tf.compat.v1.layers.dense(...)`) made on the
+    # first call, by (class, variable scope), to call again on later calls.
+    self._functional_layers = {}
     self._created_all = False
     self._thread_state = threading.local()
 
@@ -147,6 +150,24 @@ class VariableStore:
     self._owner.track_layer(full_name, layer)
     return layer
 
+  def functional_layer(self, key):
+    """The functional layer kept under `key`, if not yet used in this call.
+
+    A second use in the same call is a second TF1 layer with the same scope
+    and must go through `get_variable` (and its reuse rules) itself.
+    """
+    used = self._thread_state.functional_used
+    if key in used:
+      return None
+    layer = self._functional_layers.get(key)
+    if layer is not None:
+      used.add(key)
+    return layer
+
+  def keep_functional_layer(self, key, layer):
+    self._thread_state.functional_used.add(key)
+    self._functional_layers.setdefault(key, layer)
+
   @contextlib.contextmanager
   def calling(self, fresh_scopes=True):
     """Makes this store TensorFlow's variable store for one call.
@@ -170,10 +191,12 @@ class VariableStore:
         # After the store: the new root scope must see it to keep `reuse`.
         stack.enter_context(_tf_internal.fresh_variable_scopes())
       self._thread_state.accessed = set()
+      self._thread_state.functional_used = set()
       try:
         yield
       finally:
         self._thread_state.accessed = None
+        self._thread_state.functional_used = None
     if creating:
       self._created_all = True
     if self._owner.reports_losses_per_call:

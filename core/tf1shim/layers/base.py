@@ -15,22 +15,12 @@ enclosing scope). That one rule makes the same class work in three places:
 """
 
 import contextlib
-import re
 
 import keras
 import tensorflow as tf
 
 from tf1shim import tracking
 from tf1shim.layers import utils
-
-
-def to_snake_case(name):
-  """TF1's default layer names: `Conv2D` -> `conv2d`."""
-  intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-  insecure = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
-  if insecure[0] != "_":
-    return insecure
-  return "private" + insecure
 
 
 def in_tf1_graph():
@@ -56,7 +46,7 @@ class Layer(keras.layers.Layer):
       base_name = name.name
     else:
       base_name = name
-    self._base_name = base_name or to_snake_case(type(self).__name__)
+    self._base_name = base_name or utils.to_snake_case(type(self).__name__)
     keras_name = (base_name or None) and base_name.replace("/", "_")
     super().__init__(trainable=trainable, name=keras_name, dtype=dtype,
                      **kwargs)

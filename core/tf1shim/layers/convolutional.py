@@ -8,6 +8,7 @@ Variables and defaults as in `tf.compat.v1.layers`: `kernel` of shape
 import tensorflow as tf
 
 from tf1shim.layers import base
+from tf1shim.layers import functional
 from tf1shim.layers import utils
 
 
@@ -275,8 +276,8 @@ class SeparableConv2D(Conv2D):
                 utils.serialize(self.pointwise_initializer)}
 
 
-conv1d = utils.functional_form(Conv1D, "conv1d")
-conv2d = utils.functional_form(Conv2D, "conv2d")
-conv3d = utils.functional_form(Conv3D, "conv3d")
-conv2d_transpose = utils.functional_form(Conv2DTranspose, "conv2d_transpose")
-separable_conv2d = utils.functional_form(SeparableConv2D, "separable_conv2d")
+conv1d = functional.functional_form(Conv1D, "conv1d")
+conv2d = functional.functional_form(Conv2D, "conv2d")
+conv3d = functional.functional_form(Conv3D, "conv3d")
+conv2d_transpose = functional.functional_form(Conv2DTranspose, "conv2d_transpose")
+separable_conv2d = functional.functional_form(SeparableConv2D, "separable_conv2d")

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tf1shim.layers import base
+from tf1shim.layers import functional
 from tf1shim.layers import utils
 
 
@@ -79,23 +80,7 @@ class Dense(base.Layer):
             "bias_regularizer": utils.serialize(self.bias_regularizer)}
 
 
-def dense(inputs, units, activation=None, use_bias=True,
-          kernel_initializer=None,
-          bias_initializer=tf.compat.v1.zeros_initializer(),
-          kernel_regularizer=None, bias_regularizer=None,
-          activity_regularizer=None, kernel_constraint=None,
-          bias_constraint=None, trainable=True, name=None, reuse=None):
-  """`tf.compat.v1.layers.dense`: functional interface of `Dense`."""
-  layer = Dense(units, activation=activation, use_bias=use_bias,
-                kernel_initializer=kernel_initializer,
-                bias_initializer=bias_initializer,
-                kernel_regularizer=kernel_regularizer,
-                bias_regularizer=bias_regularizer,
-                activity_regularizer=activity_regularizer,
-                kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint, trainable=trainable,
-                name=name, _scope=name, _reuse=reuse)
-  return layer(inputs)
+dense = functional.functional_form(Dense, "dense")
 
 
 class Dropout(base.Layer):
@@ -137,11 +122,8 @@ class Dropout(base.Layer):
             "noise_shape": self.noise_shape, "seed": self.seed}
 
 
-def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False,
-            name=None):
-  """`tf.compat.v1.layers.dropout`: functional interface of `Dropout`."""
-  layer = Dropout(rate, noise_shape=noise_shape, seed=seed, name=name)
-  return layer(inputs, training=training)
+dropout = functional.functional_form(Dropout, "dropout", call_kwargs=("training",),
+                                fixed_scope=False)
 
 
 class Flatten(base.Layer):
@@ -175,9 +157,7 @@ class Flatten(base.Layer):
     return {**super().get_config(), "data_format": self.data_format}
 
 
-def flatten(inputs, name=None, data_format="channels_last"):
-  """`tf.compat.v1.layers.flatten`: functional interface of `Flatten`."""
-  return Flatten(name=name, data_format=data_format)(inputs)
+flatten = functional.functional_form(Flatten, "flatten", fixed_scope=False)
 
 
 __all__ = ["Dense", "dense", "Dropout", "dropout", "Flatten", "flatten"]

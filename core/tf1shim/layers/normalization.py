@@ -15,6 +15,7 @@ inputs normalized over the channel axis use `fused_batch_norm`, as in TF1.
 import tensorflow as tf
 
 from tf1shim.layers import base
+from tf1shim.layers import functional
 from tf1shim.layers import utils
 
 
@@ -207,5 +208,5 @@ class BatchNormalization(base.Layer):
             "center": self.center, "scale": self.scale, "fused": self.fused}
 
 
-batch_normalization = utils.functional_form(
+batch_normalization = functional.functional_form(
     BatchNormalization, "batch_normalization", call_kwargs=("training",))

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tf1shim.layers import base
+from tf1shim.layers import functional
 from tf1shim.layers import utils
 
 
@@ -57,9 +58,9 @@ AveragePooling1D = _pooling_class("AveragePooling1D", 1, tf.nn.avg_pool)
 AveragePooling2D = _pooling_class("AveragePooling2D", 2, tf.nn.avg_pool)
 AveragePooling3D = _pooling_class("AveragePooling3D", 3, tf.nn.avg_pool)
 
-max_pooling1d = utils.functional_form(MaxPooling1D, "max_pooling1d", fixed_scope=False)
-max_pooling2d = utils.functional_form(MaxPooling2D, "max_pooling2d", fixed_scope=False)
-max_pooling3d = utils.functional_form(MaxPooling3D, "max_pooling3d", fixed_scope=False)
-average_pooling1d = utils.functional_form(AveragePooling1D, "average_pooling1d", fixed_scope=False)
-average_pooling2d = utils.functional_form(AveragePooling2D, "average_pooling2d", fixed_scope=False)
-average_pooling3d = utils.functional_form(AveragePooling3D, "average_pooling3d", fixed_scope=False)
+max_pooling1d = functional.functional_form(MaxPooling1D, "max_pooling1d", fixed_scope=False)
+max_pooling2d = functional.functional_form(MaxPooling2D, "max_pooling2d", fixed_scope=False)
+max_pooling3d = functional.functional_form(MaxPooling3D, "max_pooling3d", fixed_scope=False)
+average_pooling1d = functional.functional_form(AveragePooling1D, "average_pooling1d", fixed_scope=False)
+average_pooling2d = functional.functional_form(AveragePooling2D, "average_pooling2d", fixed_scope=False)
+average_pooling3d = functional.functional_form(AveragePooling3D, "average_pooling3d", fixed_scope=False)

@@ -1,9 +1,20 @@
 """Argument handling shared by the TF1 layers, with TF1's conventions."""
 
 import inspect
+import re
 
 import keras
 import tensorflow as tf
+
+
+
+def to_snake_case(name):
+  """TF1's default layer names: `Conv2D` -> `conv2d`."""
+  intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+  insecure = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
+  if insecure[0] != "_":
+    return insecure
+  return "private" + insecure
 
 
 def get_activation(activation):
@@ -122,41 +133,3 @@ def deconv_output_length(input_length, filter_size, padding, stride):
   if padding == "valid":
     input_length += max(filter_size - stride, 0)
   return input_length
-
-
-def functional_form(layer_class, function_name, call_kwargs=(),
-                    fixed_scope=True):
-  """TF1's functional interface of `layer_class`.
-
-  `f(inputs, *layer_args, name=None, reuse=None, **layer_kwargs)` builds the
-  layer with its variable scope fixed to `name` (so a named layer is not
-  uniquified, as in TF1) and calls it on `inputs`. Keyword arguments listed in
-  `call_kwargs` (e.g. `training`) go to the call instead of the constructor.
-  TF1's functions for layers without variables (pooling) do not fix the
-  scope: `fixed_scope=False`, and they take no `reuse`.
-  """
-
-  def layer_function(inputs, *args, name=None, reuse=None, **kwargs):
-    call_arguments = {k: kwargs.pop(k) for k in call_kwargs if k in kwargs}
-    if fixed_scope:
-      kwargs.update(_scope=name, _reuse=reuse)
-    layer = layer_class(*args, name=name, **kwargs)
-    return layer(inputs, **call_arguments)
-
-  init = inspect.signature(layer_class.__init__)
-  parameters = [inspect.Parameter("inputs",
-                                  inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-  parameters += [p for n, p in init.parameters.items()
-                 if n != "self" and p.kind != inspect.Parameter.VAR_KEYWORD]
-  parameters += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY,
-                                   default=False) for k in call_kwargs]
-  if fixed_scope:
-    parameters.append(inspect.Parameter(
-        "reuse", inspect.Parameter.KEYWORD_ONLY, default=None))
-  layer_function.__signature__ = inspect.Signature(
-      sorted(parameters, key=lambda p: p.kind))
-  layer_function.__name__ = function_name
-  layer_function.__qualname__ = function_name
-  layer_function.__doc__ = ("`tf.compat.v1.layers.%s`: functional interface "
-                            "of `%s`." % (function_name, layer_class.__name__))
-  return layer_function
