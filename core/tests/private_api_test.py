@@ -1,0 +1,131 @@
+"""The private TensorFlow and Keras touch points, checked on the installed
+versions (`_tf_internal.py`, `_keras_internal.py`): a TF or Keras upgrade
+that moves one of them fails here, by name."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf1shim
+from tf1shim import _keras_internal
+from tf1shim import _tf_internal
+from testing.pytest_main import pytest_main
+
+v1 = tf.compat.v1
+
+
+class FakeStore:
+  """Records what TensorFlow's get_variable forwards to the active store."""
+
+  _is_tf1shim_store = True
+  _store_eager_variables = True
+
+  def __init__(self):
+    self.requests = []
+
+  def get_variable(self, name, **kwargs):
+    self.requests.append((name, kwargs["reuse"]))
+    return tf.Variable(tf.zeros(kwargs["shape"]), name=name)
+
+
+def test_variable_scope_patches_are_installed_on_import():
+  assert _tf_internal.variable_scope_patched()
+
+
+def test_with_variable_store_routes_get_variable_and_keeps_reuse():
+  store = FakeStore()
+  with _tf_internal.with_variable_store(store):
+    assert _tf_internal.current_variable_store() is store
+    assert _tf_internal.shim_store_active()
+    with _tf_internal.fresh_variable_scopes():
+      with v1.variable_scope("a"):
+        v1.get_variable("v", [1])
+      with v1.variable_scope("a", reuse=True):
+        v1.get_variable("v", [1])
+      with v1.variable_scope("b", reuse=v1.AUTO_REUSE):
+        v1.get_variable("w", [1])
+  # Without the patch, eager TensorFlow would send reuse=False every time.
+  assert store.requests == [("a/v", False), ("a/v", True),
+                            ("b/w", v1.AUTO_REUSE)]
+  assert not _tf_internal.shim_store_active()
+
+
+def test_fresh_variable_scopes_restart_the_counts():
+  store = FakeStore()
+  names = []
+  for _ in range(2):
+    with _tf_internal.with_variable_store(store):
+      with _tf_internal.fresh_variable_scopes():
+        assert _tf_internal.unique_variable_scope("dense") == "dense"
+        with v1.variable_scope(None, default_name="dense") as scope:
+          names.append(scope.name)
+        assert _tf_internal.unique_variable_scope("dense") == "dense_1"
+        assert _tf_internal.variable_scope_count("dense") == 1
+        with v1.variable_scope("outer"):
+          assert _tf_internal.scoped_name("x") == "outer/x"
+  assert names == ["dense", "dense"]
+
+
+def test_needs_no_arguments_and_root_name_scope():
+  assert _tf_internal.needs_no_arguments(lambda: 1)
+  assert not _tf_internal.needs_no_arguments(lambda shape: 1)
+  with tf.name_scope("outer"):
+    with _tf_internal.root_name_scope():
+      assert tf.Variable(1.0, name="v").name == "v:0"
+
+
+def test_module_descendants_finds_keras_layers_in_modules():
+  module = tf.Module()
+  module.layer = keras.layers.Dense(1)
+  found = _tf_internal.module_descendants(
+      module, lambda x: isinstance(x, keras.layers.Layer))
+  assert found == [module.layer]
+
+
+def test_keras_state_lock_is_lifted_only_inside_creating_state():
+  layer = keras.layers.Dense(1)
+  layer.build((None, 2))
+  assert _keras_internal.is_state_locked(layer)
+  with _keras_internal.creating_state(layer):
+    assert not _keras_internal.is_state_locked(layer)
+    variable = keras.Variable(1.0, name="extra")
+    _keras_internal.track_variable(layer, variable)
+    _keras_internal.track_layer(layer, keras.layers.Dense(1))
+  assert _keras_internal.is_state_locked(layer)
+  assert any(w is variable for w in layer.weights)
+  with pytest.raises(ValueError, match="cannot add new elements of state"):
+    layer.extra = keras.Variable(2.0)
+
+
+def test_outside_stateless_scope():
+  with keras.StatelessScope():
+    with _keras_internal.outside_stateless_scope():
+      variable = keras.Variable(np.ones([2]), name="real")
+    assert keras.src.backend.in_stateless_scope()
+  np.testing.assert_array_equal(variable.numpy(), [1.0, 1.0])
+
+
+def test_wrap_tf_variable_adopts_the_variable_with_the_path():
+  tf_variable = tf.Variable(tf.ones([2]), name="a/b/kernel",
+                            trainable=False)
+  variable = _keras_internal.wrap_tf_variable(tf_variable, "a/b/kernel")
+  assert variable.value is tf_variable
+  assert variable.path == "a/b/kernel"
+  assert variable.name == "kernel"
+  assert not variable.trainable
+  assert tf1shim.tf1_name(variable) == "a/b/kernel:0"
+  variable.assign([3.0, 4.0])
+  np.testing.assert_array_equal(tf_variable.numpy(), [3.0, 4.0])
+
+
+def test_keras_path_scope_sets_an_absolute_prefix():
+  with keras.name_scope("enclosing"):
+    with _keras_internal.keras_path_scope("x/y"):
+      assert keras.Variable(1.0, name="v").path == "x/y/v"
+    with _keras_internal.keras_path_scope(""):
+      assert keras.Variable(1.0, name="w").path == "w"
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))
