@@ -45,7 +45,29 @@ def official_scenario(out_dir):
     for i, n in enumerate(names):
       record["value_%d" % i] = values[n]
       record["trained_%d" % i] = after_training[n]
+    # tf1shim's decorator on a tf-keras layer, with the official weights.
+    ours = make_tf1shim_layer_class(tf, model_fn)()
+    ours(x, training=False)
+    for v in ours.variables:
+      v.assign(values[v.name])
+    record["tf_keras_tf1shim_names"] = np.array(
+        sorted(v.name for v in ours.variables))
+    record["tf_keras_tf1shim_output"] = ours(x, training=False).numpy()
+    record["tf_keras_tf1shim_losses"] = np.array(
+        [float(l) for l in ours.losses])
     np.savez(os.path.join(out_dir, name + ".npz"), **record)
+
+
+def make_tf1shim_layer_class(tf, model_fn):
+  import tf1shim  # pylint: disable=g-import-not-at-top
+
+  class Wrapped(tf.keras.layers.Layer):
+
+    @tf1shim.track_tf1_style_variables
+    def call(self, inputs, training=None):
+      return model_fn(inputs, training=training)
+
+  return Wrapped
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +112,17 @@ def test_same_names_shapes_losses_and_outputs_as_official_shim(
     np.testing.assert_allclose(ours[n].numpy(), official["trained_%d" % i],
                                rtol=1e-5, atol=1e-6, err_msg=n)
   del tf
+
+
+@pytest.mark.parametrize("name", sorted(corpus.MODELS))
+def test_tf1shim_decorator_on_tf_keras_layers(official_results, name):
+  """With tf-keras active, tf1shim's decorator equals the official one."""
+  official = dict(np.load(os.path.join(official_results, name + ".npz")))
+  assert list(official["tf_keras_tf1shim_names"]) == list(official["names"])
+  np.testing.assert_allclose(official["tf_keras_tf1shim_output"],
+                             official["output"], rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(sorted(official["tf_keras_tf1shim_losses"]),
+                             sorted(official["losses"]), rtol=1e-6)
 
 
 if __name__ == "__main__":

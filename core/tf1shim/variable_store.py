@@ -53,6 +53,7 @@ class VariableStore:
     self._description = description
     self._vars = {}  # TF1 name -> the variable handed to TF1 code
     self._unreported_regularizers = {}  # name -> (variable, regularizer)
+    self._regularized = set()  # names of variables with a regularizer
     self._layers = {}  # get_or_create_layer: scoped name -> layer
     # TF1 functional layers (`tf.compat.v1.layers.dense(...)`) made on the
     # first call, by (class, variable scope), to call again on later calls.
@@ -299,12 +300,29 @@ class VariableStore:
     accessed.add(name)
 
     if regularizer is not None:
-      regularizer = resolve_regularizer(regularizer)
-      # TF1 keeps no loss for a regularizer that returns None.
-      if regularizer(variable) is not None and not self._owner.regularize(
-          variable, regularizer):
-        self._unreported_regularizers[name] = (variable, regularizer)
+      self._regularize(name, variable, regularizer)
     return variable
+
+  def add_regularizer(self, variable, regularizer):
+    """Store protocol: a layer regularizing a variable it got from us.
+
+    tf-keras's legacy layers (`tf.compat.v1.layers` under tf-keras) pass
+    their regularizers here instead of to `get_variable`, on every call.
+    """
+    for name, known in self._vars.items():
+      if known is variable:
+        self._regularize(name, variable, regularizer)
+        return
+
+  def _regularize(self, name, variable, regularizer):
+    if name in self._regularized:
+      return
+    self._regularized.add(name)
+    regularizer = resolve_regularizer(regularizer)
+    # TF1 keeps no loss for a regularizer that returns None.
+    if regularizer(variable) is not None and not self._owner.regularize(
+        variable, regularizer):
+      self._unreported_regularizers[name] = (variable, regularizer)
 
 
 def resolve_regularizer(regularizer):
