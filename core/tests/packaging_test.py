@@ -1,0 +1,37 @@
+"""`pip install ./core` installs a working tf1shim."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from testing.pytest_main import pytest_main
+
+CORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+
+def test_pip_install_core(tmp_path):
+  if not os.path.exists(os.path.join(CORE, "pyproject.toml")):
+    pytest.fail("core/pyproject.toml is missing from %s" % CORE)
+  # Build from a copy: pip writes build files next to the sources.
+  source = tmp_path / "core"
+  subprocess.run(["cp", "-rL", CORE, str(source)], check=True)
+  target = tmp_path / "site"
+  done = subprocess.run(
+      [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+       "--no-build-isolation", "--target", str(target), str(source)],
+      capture_output=True, text=True, check=False)
+  assert done.returncode == 0, done.stderr
+  check = subprocess.run(
+      [sys.executable, "-c",
+       "import tf1shim, tf1shim.layers; print(tf1shim.__file__)"],
+      capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3"))
+  assert check.returncode == 0, check.stderr[-3000:]
+  assert check.stdout.strip().startswith(str(target))
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))
