@@ -349,6 +349,139 @@ def test_checkpoint_compatible_migration_steps():
   assert len(layer.losses) == 3
 
 
+class CompatModel(tf.keras.layers.Layer):
+
+  def __init__(self, units, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.units = units
+
+  @tf.compat.v1.keras.utils.track_tf1_style_variables
+  def call(self, inputs, training=None):
+    with tf.compat.v1.variable_scope('model'):
+      out = tf.compat.v1.layers.conv2d(
+          inputs, 3, 3,
+          kernel_regularizer="l2")
+      out = tf.compat.v1.layers.flatten(out)
+      out = tf.compat.v1.layers.dropout(out, training=training)
+      out = tf.compat.v1.layers.dense(
+          out, self.units,
+          kernel_regularizer="l2")
+      return out
+
+
+class PartiallyMigratedModel(tf.keras.layers.Layer):
+
+  def __init__(self, units, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.units = units
+    self.conv_layer = tf.keras.layers.Conv2D(
+      3, 3,
+      kernel_regularizer="l2")
+
+  @tf.compat.v1.keras.utils.track_tf1_style_variables
+  def call(self, inputs, training=None):
+    with tf.compat.v1.variable_scope('model'):
+      out = self.conv_layer(inputs)
+      out = tf.compat.v1.layers.flatten(out)
+      out = tf.compat.v1.layers.dropout(out, training=training)
+      out = tf.compat.v1.layers.dense(
+          out, self.units,
+          kernel_regularizer="l2")
+      return out
+
+
+class NearlyFullyNativeModel(tf.keras.layers.Layer):
+
+  def __init__(self, units, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.units = units
+    self.conv_layer = tf.keras.layers.Conv2D(
+      3, 3,
+      kernel_regularizer="l2")
+    self.flatten_layer = tf.keras.layers.Flatten()
+    self.dense_layer = tf.keras.layers.Dense(
+      self.units,
+      kernel_regularizer="l2")
+
+  @tf.compat.v1.keras.utils.track_tf1_style_variables
+  def call(self, inputs):
+    with tf.compat.v1.variable_scope('model'):
+      out = self.conv_layer(inputs)
+      out = self.flatten_layer(out)
+      out = self.dense_layer(out)
+      return out
+
+
+class FullyNativeModel(tf.keras.layers.Layer):
+
+  def __init__(self, units, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.units = units
+    self.conv_layer = tf.keras.layers.Conv2D(
+      3, 3,
+      kernel_regularizer="l2")
+    self.flatten_layer = tf.keras.layers.Flatten()
+    self.dense_layer = tf.keras.layers.Dense(
+      self.units,
+      kernel_regularizer="l2")
+
+  def call(self, inputs):
+    out = self.conv_layer(inputs)
+    out = self.flatten_layer(out)
+    out = self.dense_layer(out)
+    return out
+
+
+def run_stage(model_class):
+  random_tool = v1.keras.utils.DeterministicRandomTestTool(
+      mode='num_random_ops')
+  with random_tool.scope():
+    layer = model_class(10)
+
+    inputs = tf.random.normal(shape=(10, 5, 5, 5))
+    output = layer(inputs)
+
+    # Grab the regularization loss as well
+    regularization_loss = tf.math.add_n(layer.losses)
+  return output.numpy(), regularization_loss.numpy()
+
+
+def test_migration_chain_is_identical_under_the_random_tool():
+  """The guide's chain CompatModel -> ... -> FullyNativeModel on Keras 3."""
+  original_output, original_regularization_loss = run_stage(CompatModel)
+  for stage in (PartiallyMigratedModel, NearlyFullyNativeModel,
+                FullyNativeModel, CompatModel):
+    migrated_output, migrated_regularization_loss = run_stage(stage)
+    # Verify that the regularization loss and output both match
+    np.testing.assert_allclose(original_regularization_loss,
+                               migrated_regularization_loss)
+    np.testing.assert_allclose(original_output, migrated_output)
+
+
+def test_migration_chain_equals_the_v1_stage_in_a_tf1_graph():
+
+  def v1_model(inputs, training=None):
+    with tf.compat.v1.variable_scope('model'):
+      out = tf.compat.v1.layers.conv2d(inputs, 3, 3, kernel_regularizer="l2")
+      out = tf.compat.v1.layers.flatten(out)
+      out = tf.compat.v1.layers.dropout(out, training=training)
+      return tf.compat.v1.layers.dense(out, 10, kernel_regularizer="l2")
+
+  with tf.Graph().as_default():
+    with v1.keras.utils.DeterministicRandomTestTool(
+        mode='num_random_ops').scope():
+      inputs = tf.random.normal(shape=(10, 5, 5, 5))
+      output = v1_model(inputs)
+      loss = tf.math.add_n(
+          v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES))
+      with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        graph_output, graph_loss = sess.run([output, loss])
+  native_output, native_loss = run_stage(FullyNativeModel)
+  np.testing.assert_allclose(graph_output, native_output, rtol=1e-6)
+  np.testing.assert_allclose(graph_loss, native_loss, rtol=1e-6)
+
+
 def test_install_is_idempotent_and_exposes_every_tf1_layer():
   tf1shim.install()
   tf1shim.install()

@@ -106,17 +106,38 @@ def test_outside_stateless_scope():
   np.testing.assert_array_equal(variable.numpy(), [1.0, 1.0])
 
 
-def test_wrap_tf_variable_adopts_the_variable_with_the_path():
-  tf_variable = tf.Variable(tf.ones([2]), name="a/b/kernel",
-                            trainable=False)
-  variable = _keras_internal.wrap_tf_variable(tf_variable, "a/b/kernel")
-  assert variable.value is tf_variable
+def test_new_variable_names_its_tf_variable_as_in_tf1():
+  with keras.name_scope("enclosing"):
+    variable = _keras_internal.new_variable(
+        "a/b/kernel", lambda shape, dtype: tf.ones(shape, dtype), (2,),
+        tf.float32, trainable=False)
+  assert variable.value.name == "a/b/kernel:0"
   assert variable.path == "a/b/kernel"
   assert variable.name == "kernel"
   assert not variable.trainable
   assert tf1shim.tf1_name(variable) == "a/b/kernel:0"
-  variable.assign([3.0, 4.0])
-  np.testing.assert_array_equal(tf_variable.numpy(), [3.0, 4.0])
+  np.testing.assert_array_equal(variable.numpy(), [1.0, 1.0])
+
+
+def test_new_variable_in_a_stateless_scope_is_initialized_on_exit():
+  with keras.StatelessScope():
+    variable = _keras_internal.new_variable(
+        "deferred/v", lambda shape, dtype: tf.fill(shape, 3.0), (2,),
+        tf.float32)
+  assert variable.value.name == "deferred/v:0"
+  np.testing.assert_array_equal(variable.numpy(), [3.0, 3.0])
+
+
+def test_in_symbolic_trace_only_while_keras_traces_symbolically():
+  seen = []
+
+  def probe(x):
+    seen.append(_keras_internal.in_symbolic_trace())
+    return x
+
+  assert not _keras_internal.in_symbolic_trace()
+  keras.src.backend.compute_output_spec(probe, keras.KerasTensor((2,)))
+  assert seen == [True]
 
 
 def test_keras_path_scope_sets_an_absolute_prefix():

@@ -4,6 +4,7 @@ The shim of TensorFlow's guide "Use TF1.x models in TF2 workflows", rebuilt
 for Keras 3 and tf.Module. See the repository README for a tour.
 """
 
+from tf1shim.determinism import DeterministicRandomTestTool
 from tf1shim.tracking import get_or_create_layer
 from tf1shim.tracking import record_scope
 from tf1shim.tracking import tf1_name
@@ -12,6 +13,7 @@ from tf1shim import layers
 from tf1shim.install import install
 
 __all__ = [
+    "DeterministicRandomTestTool",
     "get_or_create_layer",
     "install",
     "layers",

@@ -1,27 +1,37 @@
 """Every private Keras 3 symbol tf1shim touches, in one place.
 
-Checked against the installed Keras by `core/tests/keras_internal_test.py`.
+Checked against the installed Keras by `core/tests/private_api_test.py`.
 
 Why each is needed:
 
 * Keras 3 locks a layer's state once it is built, and the default `build()`
   runs before `call()`. TF1 code creates its variables inside `call()` on the
   first call, so tf1shim unlocks that one layer for its first decorated call
-  only, and locks it again afterwards (`creating_state`).
-* Functional models run `call()` on symbolic inputs inside a `StatelessScope`,
-  where Keras refuses to create variables. TF1 variables are created eagerly
-  (lifted with `tf.init_scope`), so the creation itself steps out of the
-  stateless scope (`outside_stateless_scope`).
-* A Keras variable normally creates its own `tf.Variable`, named after the
-  Keras name scopes. tf1shim creates the `tf.Variable` itself, named exactly
-  as in TF1, and wraps it (`wrap_tf_variable`).
+  only, and locks it again afterwards (`creating_state`, `track_variable`,
+  `track_layer`).
+* A Keras variable names its `tf.Variable` after the Keras name scopes;
+  tf1shim's variables override `_initialize` to name it exactly as in TF1
+  (`new_variable`). Like Keras's own, they are created inside Keras's
+  stateless scope (a symbolic build) and initialized when Keras leaves it.
+* `get_or_create_layer` builds its layer outside Keras's stateless scope
+  (`outside_stateless_scope`), as TF1 code built it eagerly.
+* Keras 3 draws random numbers through the backend module
+  `keras.src.backend.tensorflow.random` (initializers, `keras.random.*`,
+  Dropout); the deterministic random tool swaps its functions for TF's
+  stateful ops inside its scope (`keras_random_as_tf_stateful_ops`). Draws
+  made during Keras's symbolic shape inference only feed placeholders
+  (`in_symbolic_trace`).
 """
 
 import contextlib
 
 import keras
 import tensorflow as tf
+from keras.src import backend as _backend
 from keras.src.backend.common import global_state as _global_state
+from keras.src.backend.common import symbolic_scope as _symbolic_scope
+
+from tf1shim import _tf_internal
 
 _STATELESS_SCOPE_KEY = "stateless_scope"
 
@@ -74,27 +84,59 @@ def keras_path_scope(path):
   return keras.name_scope(leaf, override_parent=parent)
 
 
-def wrap_tf_variable(tf_variable, path):
-  """A Keras variable around `tf_variable`, whose `path` is `path`.
+class _TF1NamedVariable(keras.Variable):
+  """A Keras variable whose `tf.Variable` is named `<TF1 name>:0`.
 
-  The Keras TensorFlow backend adopts a `tf.Variable` passed as initializer
-  instead of creating a new one.
+  Keras names the `tf.Variable` after the Keras name scopes active when it
+  is initialized, which may be later (variables created during a symbolic
+  build are initialized when Keras leaves its stateless scope). The TF1 name
+  is kept on the object and used whenever the value is created.
+  """
+
+  def __init__(self, *args, tf1_name, **kwargs):
+    self._tf1_name = tf1_name
+    super().__init__(*args, **kwargs)
+
+  def _initialize(self, value):
+    with tf.init_scope(), _tf_internal.root_name_scope():
+      self._value = tf.Variable(
+          value, dtype=self._dtype, trainable=self.trainable,
+          name=self._tf1_name,
+          aggregation=self._map_aggregation(self.aggregation),
+          synchronization=self._map_synchronization(self.synchronization))
+
+
+def new_variable(path, initializer, shape, dtype, trainable=True,
+                 aggregation=tf.VariableAggregation.NONE,
+                 synchronization=tf.VariableSynchronization.AUTO):
+  """A Keras variable with `path` == TF1 name and `tf.Variable` `path:0`.
+
+  Like any Keras variable, it is initialized at once, or, inside Keras's
+  stateless scope (a symbolic build), when Keras leaves that scope, in
+  creation order with the Keras variables made alongside.
+
+  Args:
+    path: the TF1 name without `:0`.
+    initializer: `initializer(shape, dtype)` -> the initial value.
+    shape: fully defined shape.
+    dtype: the variable's dtype.
+    trainable: whether it is trainable.
+    aggregation: a `tf.VariableAggregation`.
+    synchronization: a `tf.VariableSynchronization`.
   """
   parent, _, name = path.rpartition("/")
   with keras_path_scope(parent):
-    variable = keras.Variable(
-        tf_variable,
-        dtype=tf_variable.dtype.base_dtype.name,
-        trainable=tf_variable.trainable,
-        aggregation=_AGGREGATIONS[tf_variable.aggregation],
-        synchronization=_SYNCHRONIZATIONS[tf_variable.synchronization],
-        name=name)
-  if variable.value is not tf_variable:
-    raise RuntimeError(
-        "tf1shim: this Keras version copied the tf.Variable %r instead of "
-        "adopting it; tf1shim needs Keras 3's TensorFlow backend "
-        "(KERAS_BACKEND=tensorflow)." % path)
-  return variable
+    return _TF1NamedVariable(
+        initializer, shape=shape, dtype=tf.as_dtype(dtype).name,
+        trainable=trainable, aggregation=_AGGREGATIONS[aggregation],
+        synchronization=_SYNCHRONIZATIONS[synchronization], name=name,
+        tf1_name=path)
+
+
+def in_symbolic_trace():
+  """Inside Keras's symbolic shape inference (`compute_output_spec`), where
+  values are placeholders that are thrown away."""
+  return _symbolic_scope.in_symbolic_scope() and not tf.executing_eagerly()
 
 
 def _enum_map(enum, names):
@@ -105,3 +147,90 @@ _AGGREGATIONS = _enum_map(tf.VariableAggregation,
                           ["none", "sum", "mean", "only_first_replica"])
 _SYNCHRONIZATIONS = _enum_map(tf.VariableSynchronization,
                               ["none", "on_read", "on_write", "auto"])
+
+
+def _dtype(dtype):
+  return dtype or _backend.floatx()
+
+
+def _noise_shape(inputs, noise_shape):
+  if noise_shape is None:
+    return None
+  dynamic = tf.shape(inputs)
+  return [dynamic[i] if d is None else d for i, d in enumerate(noise_shape)]
+
+
+def _dropout(inputs, rate, noise_shape=None, seed=None):
+  del seed
+  if rate == 1.0:
+    return tf.zeros_like(inputs)
+  if rate == 0.0:
+    return inputs
+  return tf.nn.dropout(inputs, rate=rate,
+                       noise_shape=_noise_shape(inputs, noise_shape))
+
+
+def _shuffle(x, axis=0, seed=None):
+  del seed
+  if axis == 0:
+    return tf.random.shuffle(x)
+  perm = list(range(x.shape.rank))
+  perm[0], perm[axis] = perm[axis], perm[0]
+  return tf.transpose(tf.random.shuffle(tf.transpose(x, perm)), perm)
+
+
+def _binomial(shape, counts, probabilities, dtype=None, seed=None):
+  del seed
+  # TF has no stateful binomial: a stateless one seeded from the sequence.
+  pair = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+  return tf.random.stateless_binomial(
+      shape, seed=pair, counts=counts, probs=probabilities,
+      output_dtype=_dtype(dtype))
+
+
+def _beta(shape, alpha, beta, dtype=None, seed=None):
+  del seed
+  first = tf.random.gamma(shape, alpha, dtype=_dtype(dtype))
+  second = tf.random.gamma(shape, beta, dtype=_dtype(dtype))
+  return first / (first + second)
+
+
+# Keras's random backend functions, as stateful TF ops (seed from get_seed).
+_STATEFUL_RANDOM = {
+    "normal": lambda shape, mean=0.0, stddev=1.0, dtype=None, seed=None: (
+        tf.random.normal(shape, mean=mean, stddev=stddev,
+                         dtype=_dtype(dtype))),
+    "uniform": lambda shape, minval=0.0, maxval=1.0, dtype=None, seed=None: (
+        tf.random.uniform(shape, minval=tf.cast(minval, _dtype(dtype)),
+                          maxval=tf.cast(maxval, _dtype(dtype)),
+                          dtype=_dtype(dtype))),
+    "truncated_normal": (
+        lambda shape, mean=0.0, stddev=1.0, dtype=None, seed=None: (
+            tf.random.truncated_normal(shape, mean=mean, stddev=stddev,
+                                       dtype=_dtype(dtype)))),
+    "randint": lambda shape, minval, maxval, dtype="int32", seed=None: (
+        tf.cast(tf.random.uniform(shape, minval=minval, maxval=maxval,
+                                  dtype=tf.int64), dtype)),
+    "categorical": lambda logits, num_samples, dtype="int64", seed=None: (
+        tf.cast(tf.random.categorical(logits, num_samples), dtype)),
+    "dropout": _dropout,
+    "shuffle": _shuffle,
+    "gamma": lambda shape, alpha, dtype=None, seed=None: (
+        tf.random.gamma(shape, alpha, dtype=_dtype(dtype))),
+    "binomial": _binomial,
+    "beta": _beta,
+}
+
+
+@contextlib.contextmanager
+def keras_random_as_tf_stateful_ops():
+  """Inside, Keras 3's random draws are TF stateful random ops."""
+  module = _backend.random
+  saved = {name: getattr(module, name) for name in _STATEFUL_RANDOM}
+  try:
+    for name, fn in _STATEFUL_RANDOM.items():
+      setattr(module, name, fn)
+    yield
+  finally:
+    for name, fn in saved.items():
+      setattr(module, name, fn)

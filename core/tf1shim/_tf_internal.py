@@ -28,6 +28,7 @@ import warnings
 
 import tensorflow as tf
 from tensorflow.python.framework import ops as _ops
+from tensorflow.python.framework import random_seed as _random_seed
 from tensorflow.python.ops import variable_scope as _vs
 
 AUTO_REUSE = _vs.AUTO_REUSE
@@ -198,6 +199,21 @@ def patch_variable_scope():
 def variable_scope_patched():
   return (VariableScope.__init__ is _scope_init_keeping_reuse and
           VariableScope.get_variable is _scope_get_variable)
+
+
+@contextlib.contextmanager
+def replaced_get_seed(get_seed):
+  """Stateful random ops take their seed pair from `get_seed(op_seed)`.
+
+  TensorFlow's ops call `random_seed.get_seed` through the module, as
+  TensorFlow's own DeterministicRandomTestTool relies on.
+  """
+  original = _random_seed.get_seed
+  _random_seed.get_seed = get_seed
+  try:
+    yield
+  finally:
+    _random_seed.get_seed = original
 
 
 def root_name_scope():

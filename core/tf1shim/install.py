@@ -5,6 +5,7 @@ import types
 
 import tensorflow as tf
 
+from tf1shim import determinism
 from tf1shim import layers
 from tf1shim import tracking
 
@@ -14,6 +15,7 @@ _installed = False
 KERAS_UTILS = {
     "track_tf1_style_variables": tracking.track_tf1_style_variables,
     "get_or_create_layer": tracking.get_or_create_layer,
+    "DeterministicRandomTestTool": determinism.DeterministicRandomTestTool,
 }
 
 
@@ -22,8 +24,9 @@ def install():
 
   Afterwards, unmodified TF1/guide code runs on Keras 3:
 
-  * `tf.compat.v1.keras.utils.track_tf1_style_variables` and
-    `get_or_create_layer` (Keras 3 has neither);
+  * `tf.compat.v1.keras.utils.track_tf1_style_variables`,
+    `get_or_create_layer` and `DeterministicRandomTestTool` (Keras 3 has
+    none of them);
   * `tf.compat.v1.layers.*` (Keras 3 refuses every one of them).
 
   Returns:

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from tf1shim import _keras_internal
+from tf1shim import _tf_internal
 
 CONTAINER_ATTRIBUTE = "_tf1_variables"
 
@@ -71,9 +72,17 @@ class _Owner:
   def creating_state(self):
     return contextlib.nullcontext()
 
-  def adopt_variable(self, name, tf_variable):
-    self.container.by_name[name] = tf_variable
-    return tf_variable
+  def create_variable(self, name, initial_value, shape, dtype, trainable,
+                      validate_shape, constraint, synchronization,
+                      aggregation):
+    """Creates the variable `name`; `initial_value` is a value or a thunk."""
+    with tf.init_scope(), _tf_internal.root_name_scope():
+      variable = tf.Variable(
+          initial_value=initial_value, name=name, trainable=trainable,
+          dtype=dtype, validate_shape=validate_shape, constraint=constraint,
+          synchronization=synchronization, aggregation=aggregation)
+    self.container.by_name[name] = variable
+    return variable
 
   def regularize(self, variable, regularizer):
     """Returns True if the owner itself reports this variable's loss."""
@@ -107,8 +116,21 @@ class KerasLayerOwner(_Owner):
     if not self.obj.built:
       self.obj.built = True
 
-  def adopt_variable(self, name, tf_variable):
-    variable = _keras_internal.wrap_tf_variable(tf_variable, name)
+  def create_variable(self, name, initial_value, shape, dtype, trainable,
+                      validate_shape, constraint, synchronization,
+                      aggregation):
+    del validate_shape  # Keras variables always have a full shape.
+    if callable(initial_value):
+      initializer = lambda shape, dtype: initial_value()
+    else:
+      value = tf.convert_to_tensor(initial_value, dtype=dtype)
+      shape, dtype = value.shape, value.dtype
+      initializer = lambda shape, dtype: value
+    variable = _keras_internal.new_variable(
+        name, initializer, tuple(shape), dtype, trainable=trainable,
+        aggregation=aggregation, synchronization=synchronization)
+    if constraint is not None:
+      variable.constraint = constraint  # Keras optimizers apply it.
     _keras_internal.track_variable(self.obj, variable)
     self.container.by_name[name] = variable
     return variable

@@ -286,16 +286,10 @@ class VariableStore:
       initializer = _default_initializer(name, dtype)
     initial_value, value_dtype = _initial_value(name, initializer, shape,
                                                 dtype, initializing_from_value)
-    with _keras_internal.outside_stateless_scope(), tf.init_scope(), \
-        _tf_internal.root_name_scope():
-      tf_variable = tf.Variable(
-          initial_value=initial_value, name=name, trainable=trainable,
-          dtype=value_dtype, validate_shape=validate_shape,
-          constraint=constraint, synchronization=synchronization,
-          aggregation=aggregation)
-      variable = self._owner.adopt_variable(name, tf_variable)
-    if constraint is not None and isinstance(variable, keras.Variable):
-      variable.constraint = constraint  # Keras optimizers apply it.
+    variable = self._owner.create_variable(
+        name, initial_value, shape, value_dtype, trainable=trainable,
+        validate_shape=validate_shape, constraint=constraint,
+        synchronization=synchronization, aggregation=aggregation)
     self._vars[name] = variable
     accessed.add(name)
 

@@ -1,0 +1,104 @@
+"""`DeterministicRandomTestTool`: the same random numbers in every stage.
+
+The guide proves each migration step by running the old and the new stage
+on the same random numbers. TensorFlow's tool only controls TF's stateful
+random ops; Keras 3 draws through stateless ops seeded from Python's `random`,
+so on Keras 3 the guide's chain diverges. Inside `scope()` this tool makes
+*every* draw follow one sequence, whichever API asks:
+
+* stateful TF ops (`tf.random.*`, TF1 initializers, `tf.nn.dropout`, the TF1
+  layers) get the seed pair `(seed, operation_seed)`, as TensorFlow's tool;
+* Keras 3's random functions (its initializers — GlorotUniform, HeNormal,
+  Orthogonal, ... —, `keras.random.*`, the Dropout layer, `SeedGenerator`s)
+  are routed to the same stateful TF ops, so they draw from the same
+  sequence.
+
+So a TF1 `conv2d` kernel and a Keras 3 `Conv2D` kernel created at the same
+point of the sequence are equal, eagerly, in `tf.function` and in a TF1
+graph. Nothing is patched outside the scope.
+
+Example:
+
+>>> tool = DeterministicRandomTestTool(mode="num_random_ops")
+>>> with tool.scope():
+...   a = keras.initializers.GlorotUniform()((2, 2))
+>>> with DeterministicRandomTestTool(mode="num_random_ops").scope():
+...   b = tf.compat.v1.glorot_uniform_initializer()((2, 2))
+>>> bool(np.all(a == b))
+True
+"""
+
+import contextlib
+
+import tensorflow as tf
+
+from tf1shim import _keras_internal
+from tf1shim import _tf_internal
+
+MODES = ("constant", "num_random_ops")
+_DISCARDED_OP_SEED = 2**31 - 1
+
+
+class DeterministicRandomTestTool:
+  """Deterministic, API-independent random numbers inside `scope()`.
+
+  Args:
+    seed: the global seed (first element of every op's seed pair).
+    mode: `"constant"`: every random op uses operation seed
+      `operation_seed` (0 unless set), as TensorFlow's tool does;
+      `"num_random_ops"`: the operation seed is the number of random ops drawn
+      so far in the scope; reusing one is an error.
+  """
+
+  def __init__(self, seed=42, mode="constant"):
+    if mode not in MODES:
+      raise ValueError(
+          "Mode arg must be 'constant' or 'num_random_ops'. Got: %s" % mode)
+    self._seed = seed
+    self._mode = mode
+    self.operation_seed = 0
+    self._observed_seeds = set()
+
+  @property
+  def operation_seed(self):
+    return self._operation_seed
+
+  @operation_seed.setter
+  def operation_seed(self, value):
+    self._operation_seed = value
+
+  def _next_seed_pair(self):
+    op_seed = self._operation_seed
+    if self._mode == "constant":
+      # Resets TF's eager kernel cache: the same seed gives the same numbers.
+      tf.random.set_seed(op_seed)
+    else:
+      if op_seed in self._observed_seeds:
+        raise ValueError(
+            "This `DeterministicRandomTestTool` object is trying to re-use "
+            "the already-used operation seed %d. It cannot guarantee random "
+            "numbers will match between eager and sessions when an "
+            "operation seed is reused. You most likely set "
+            "`operation_seed` explicitly but used a value that caused the "
+            "naturally-incrementing operation seed sequences to overlap "
+            "with an already-used seed." % op_seed)
+      self._observed_seeds.add(op_seed)
+      self._operation_seed += 1
+    return (self._seed, op_seed)
+
+  @contextlib.contextmanager
+  def scope(self):
+    """Inside, every random draw follows this tool's seed sequence."""
+    tf.random.set_seed(self._seed)
+
+    def get_seed(op_seed):
+      del op_seed  # The tool decides, as TensorFlow's tool does.
+      if _keras_internal.in_symbolic_trace():
+        # Keras's symbolic shape inference: the values are thrown away, and
+        # TF1 had no such pass, so it does not take a seed of the sequence.
+        return (self._seed, _DISCARDED_OP_SEED)
+      return self._next_seed_pair()
+
+    with _tf_internal.replaced_get_seed(get_seed), \
+        _keras_internal.keras_random_as_tf_stateful_ops():
+      yield
