@@ -449,6 +449,9 @@ def run_stage(model_class):
 def test_migration_chain_is_identical_under_the_random_tool():
   """The guide's chain CompatModel -> ... -> FullyNativeModel on Keras 3."""
   original_output, original_regularization_loss = run_stage(CompatModel)
+  # The value the guide printed (tf-keras's official tool and shim, 2021).
+  np.testing.assert_allclose(original_regularization_loss, 0.17953834,
+                             rtol=1e-6)
   for stage in (PartiallyMigratedModel, NearlyFullyNativeModel,
                 FullyNativeModel, CompatModel):
     migrated_output, migrated_regularization_loss = run_stage(stage)
