@@ -234,3 +234,20 @@ def keras_random_as_tf_stateful_ops():
   finally:
     for name, fn in saved.items():
       setattr(module, name, fn)
+
+
+@contextlib.contextmanager
+def marking_variable_initialization(context_factory):
+  """Runs every Keras variable initialization inside `context_factory()`."""
+  variable_class = _backend.Variable
+  original = variable_class._initialize_with_initializer  # pylint: disable=protected-access
+
+  def initialize(variable, initializer):
+    with context_factory():
+      return original(variable, initializer)
+
+  variable_class._initialize_with_initializer = initialize  # pylint: disable=protected-access
+  try:
+    yield
+  finally:
+    variable_class._initialize_with_initializer = original  # pylint: disable=protected-access

@@ -29,6 +29,7 @@ True
 """
 
 import contextlib
+import threading
 
 import tensorflow as tf
 
@@ -37,6 +38,21 @@ from tf1shim import _tf_internal
 
 MODES = ("constant", "num_random_ops")
 _DISCARDED_OP_SEED = 2**31 - 1
+_initializing = threading.local()
+
+
+@contextlib.contextmanager
+def initializing_variables():
+  """Marks random draws inside as variable initialization (see `step`)."""
+  _initializing.depth = getattr(_initializing, "depth", 0) + 1
+  try:
+    yield
+  finally:
+    _initializing.depth -= 1
+
+
+def _in_variable_initialization():
+  return getattr(_initializing, "depth", 0) > 0
 
 
 class DeterministicRandomTestTool:
@@ -58,6 +74,8 @@ class DeterministicRandomTestTool:
     self._mode = mode
     self.operation_seed = 0
     self._observed_seeds = set()
+    self._step_seeds = None  # seeds of the first step(), in draw order
+    self._step_position = None  # draws so far in the current step()
 
   @property
   def operation_seed(self):
@@ -68,6 +86,17 @@ class DeterministicRandomTestTool:
     self._operation_seed = value
 
   def _next_seed_pair(self):
+    if self._step_position is not None and not _in_variable_initialization():
+      position = self._step_position
+      self._step_position += 1
+      if position < len(self._step_seeds):
+        return (self._seed, self._step_seeds[position])  # a repeated step
+      pair = self._fresh_seed_pair()
+      self._step_seeds.append(pair[1])
+      return pair
+    return self._fresh_seed_pair()
+
+  def _fresh_seed_pair(self):
     op_seed = self._operation_seed
     if self._mode == "constant":
       # Resets TF's eager kernel cache: the same seed gives the same numbers.
@@ -100,5 +129,26 @@ class DeterministicRandomTestTool:
       return self._next_seed_pair()
 
     with _tf_internal.replaced_get_seed(get_seed), \
-        _keras_internal.keras_random_as_tf_stateful_ops():
+        _keras_internal.keras_random_as_tf_stateful_ops(), \
+        _keras_internal.marking_variable_initialization(
+            initializing_variables):
       yield
+
+  @contextlib.contextmanager
+  def step(self):
+    """One repetition of a computation, e.g. a training step.
+
+    In a TF1 session a training step runs the *same* random ops every time:
+    each op keeps its seed and continues its random stream. Inside `step()`
+    the k-th random op gets the seed of the k-th random op of the first
+    `step()` (the first takes fresh seeds), so eager code repeating a step
+    draws the numbers a TF1 session would. Variable initializers always take
+    fresh seeds. Use it inside `scope()`.
+    """
+    if self._step_seeds is None:
+      self._step_seeds = []
+    self._step_position = 0
+    try:
+      yield
+    finally:
+      self._step_position = None

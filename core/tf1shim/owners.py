@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tf1shim import _keras_internal
 from tf1shim import _tf_internal
+from tf1shim import determinism
 
 CONTAINER_ATTRIBUTE = "_tf1_variables"
 
@@ -76,7 +77,8 @@ class _Owner:
                       validate_shape, constraint, synchronization,
                       aggregation):
     """Creates the variable `name`; `initial_value` is a value or a thunk."""
-    with tf.init_scope(), _tf_internal.root_name_scope():
+    with tf.init_scope(), _tf_internal.root_name_scope(), \
+        determinism.initializing_variables():
       variable = tf.Variable(
           initial_value=initial_value, name=name, trainable=trainable,
           dtype=dtype, validate_shape=validate_shape, constraint=constraint,
