@@ -188,7 +188,7 @@ def _regularizer(name, for_get_variable=False):
 def steps(draw, depth=0):
   """A list of program steps; scopes nest up to depth 2."""
   kinds = ["get_variable", "dense", "conv2d", "batch_norm", "pool",
-           "separable", "transpose", "dropout"]
+           "avg_pool", "separable", "transpose", "dropout"]
   if depth < 2:
     kinds.append("scope")
   result = []
@@ -208,9 +208,13 @@ def steps(draw, depth=0):
 
 
 def build_program(program):
-  """A TF1 model function running `program` on 4-D image inputs."""
+  """A TF1 model function running `program` on 4-D image inputs.
 
-  def run(h, items):
+  `training` reaches batch normalization (batch statistics, equal on both
+  sides); dropout always runs in inference mode (its masks are random).
+  """
+
+  def run(h, items, training):
     for item in items:
       kind = item[0]
       if kind == "scope":
@@ -218,10 +222,10 @@ def build_program(program):
         reuse = v1.AUTO_REUSE if reuse == "auto" else reuse
         if name is None:
           with v1.variable_scope(None, default_name="block", reuse=reuse):
-            h = run(h, children)
+            h = run(h, children, training)
         else:
           with v1.variable_scope(name, reuse=reuse):
-            h = run(h, children)
+            h = run(h, children, training)
       elif kind == "get_variable":
         _, name, size, reg, trainable = item
         v = v1.get_variable(name, [size], trainable=trainable,
@@ -237,9 +241,12 @@ def build_program(program):
           h = layers.conv2d(h, channels, 3, padding="same", name=name,
                             bias_regularizer=reg)
         elif kind == "batch_norm":
-          h = layers.batch_normalization(h, name=name, beta_regularizer=reg)
+          h = layers.batch_normalization(h, name=name, beta_regularizer=reg,
+                                         training=training)
         elif kind == "pool":
           h = layers.max_pooling2d(h, 2, 1, padding="same", name=name)
+        elif kind == "avg_pool":
+          h = layers.average_pooling2d(h, 2, 1, padding="same", name=name)
         elif kind == "separable":
           h = layers.separable_conv2d(h, channels, 2, padding="same",
                                       name=name, depthwise_regularizer=reg)
@@ -251,8 +258,7 @@ def build_program(program):
     return h
 
   def model_fn(x, training=None):
-    del training
-    return layers.flatten(run(x, program))
+    return layers.flatten(run(x, program, training))
 
   return model_fn
 
@@ -260,10 +266,11 @@ def build_program(program):
 @hypothesis.settings(max_examples=100, deadline=None, derandomize=True,
                      suppress_health_check=list(hypothesis.HealthCheck),
                      database=None)
-@hypothesis.given(program=steps(), module=st.booleans())
-def test_generated_programs_match_tf1_graph(program, module):
+@hypothesis.given(program=steps(), module=st.booleans(),
+                  training=st.booleans())
+def test_generated_programs_match_tf1_graph(program, module, training):
   assert_same_as_tf1(build_program(program), IMAGES[:, :4, :4, :],
-                     module=module)
+                     module=module, training=training)
 
 
 if __name__ == "__main__":
