@@ -247,6 +247,41 @@ def test_layers_variables_and_modules_assigned_in_init_are_tracked():
       "scale"]
 
 
+def test_tf_variables_and_modules_assigned_in_init_are_checkpointed(tmp_path):
+  from testing.shim_models import ShimModule  # pylint: disable=g-import-not-at-top
+
+  def inner_model(x, training=False):
+    del training
+    with v1.variable_scope("inner"):
+      return x * v1.get_variable("scale", [1],
+                                 initializer=v1.constant_initializer(3.0))
+
+  class WithModule(keras.layers.Layer):
+
+    def __init__(self, **kwargs):
+      super().__init__(**kwargs)
+      self.offset = tf.Variable(1.0, name="offset")
+      self.inner = ShimModule(inner_model)
+
+    @tf1shim.track_tf1_style_variables
+    def call(self, inputs):
+      with v1.variable_scope("outer"):
+        return self.inner(inputs) + self.offset
+
+  layer = WithModule()
+  np.testing.assert_array_equal(layer(tf.ones([1, 1])), [[4.0]])
+  # The nested module continues the outer TF1 scope and owns its variable.
+  assert [v.name for v in layer.inner.variables] == ["outer/inner/scale:0"]
+  prefix = tf.train.Checkpoint(layer=layer).save(str(tmp_path / "ckpt"))
+  layer.offset.assign(0.0)
+  layer.inner.variables[0].assign([0.0])
+  tf.train.Checkpoint(layer=layer).restore(prefix).assert_consumed()
+  np.testing.assert_array_equal(layer(tf.ones([1, 1])), [[4.0]])
+  # Keras 3 lists only Keras variables in `weights` (raw tf.Variables and
+  # tf.Module variables are tracked by checkpoints, not by Keras).
+  assert layer.weights == []
+
+
 def test_get_or_create_layer_creates_once_and_tracks():
   built = []
 
