@@ -498,6 +498,8 @@ def test_install_is_idempotent_and_exposes_every_tf1_layer():
                "average_pooling3d", "batch_normalization", "dropout",
                "flatten", "Dense", "Conv2D", "BatchNormalization"]:
     assert getattr(tf.compat.v1.layers, name) is getattr(tf1shim.layers, name)
+  with pytest.raises(AttributeError, match="conv3d_transpose is not provided"):
+    tf.compat.v1.layers.conv3d_transpose  # pylint: disable=pointless-statement
 
 
 if __name__ == "__main__":

@@ -42,6 +42,16 @@ def install():
   _installed = True
 
 
+def _missing_layer(name):
+  if name.startswith("__"):
+    raise AttributeError(name)
+  raise AttributeError(
+      "tf.compat.v1.layers.%s is not provided by tf1shim. It provides: %s. "
+      "Replace it with its Keras 3 equivalent (keras.layers), or run this "
+      "code under tf-keras (TF_USE_LEGACY_KERAS=1)." %
+      (name, ", ".join(layers.LAYER_NAMES)))
+
+
 def _install_layers_module():
   """Makes `tf.compat.v1.layers` (and its submodule) tf1shim's layers."""
   module = types.ModuleType(
@@ -49,6 +59,7 @@ def _install_layers_module():
       "TF1 layers, provided by tf1shim (tf1shim.layers).")
   for name in layers.LAYER_NAMES:
     setattr(module, name, getattr(layers, name))
+  module.__getattr__ = _missing_layer
   tf.compat.v1.layers = module
   for module_name in ("tensorflow.compat.v1.layers",
                       "tensorflow._api.v2.compat.v1.layers"):
