@@ -1,0 +1,267 @@
+"""Reading, mapping and restoring real TF1 checkpoints.
+
+Every checkpoint here is written in the test by `tf.compat.v1.train.Saver`
+in a TF1 graph, after a few training steps so that batch-norm moving
+statistics are not their initial values; the graph's own outputs are the
+reference.
+"""
+
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf1shim import checkpoints
+from tf1shim import layers
+from testing.pytest_main import pytest_main
+from testing.shim_models import ShimLayer
+
+v1 = tf.compat.v1
+X = np.random.RandomState(0).randn(6, 8, 8, 3).astype(np.float32)
+Y = np.random.RandomState(1).randint(0, 5, size=6)
+
+
+def tf1_model(x, training=None):
+  """TF1 layers, a nested get_variable scope and batch normalization."""
+  with v1.variable_scope("model"):
+    out = layers.conv2d(x, 4, 3, activation=tf.nn.relu)
+    out = layers.batch_normalization(out, momentum=0.5, training=training)
+    out = layers.max_pooling2d(out, 2, 2)
+    out = layers.flatten(out)
+    with v1.variable_scope("head"):
+      with v1.variable_scope("projection"):
+        w = v1.get_variable("w", [out.shape[-1], 5])
+      return tf.matmul(out, w) + v1.get_variable(
+          "b", [5], initializer=v1.constant_initializer(0.1))
+
+
+def write_tf1_checkpoint(directory, model_fn=tf1_model, steps=3):
+  """Trains `model_fn` a few steps in a TF1 graph and saves it with Saver.
+
+  Returns:
+    (checkpoint prefix, inference outputs of the saved model on X).
+  """
+  with tf.Graph().as_default():
+    x = v1.placeholder(tf.float32, [None, 8, 8, 3])
+    training = v1.placeholder_with_default(False, [])
+    logits = model_fn(x, training=training)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.constant(Y), logits=logits))
+    global_step = v1.train.get_or_create_global_step()
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+      train_op = v1.train.GradientDescentOptimizer(0.1).minimize(
+          loss, global_step=global_step)
+    saver = v1.train.Saver()
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      for _ in range(steps):
+        sess.run(train_op, {x: X, training: True})
+      prefix = saver.save(sess, os.path.join(directory, "model.ckpt"),
+                          global_step=global_step)
+      outputs = sess.run(logits, {x: X})
+  return prefix, outputs
+
+
+@pytest.fixture(scope="module")
+def tf1_checkpoint(tmp_path_factory):
+  return write_tf1_checkpoint(str(tmp_path_factory.mktemp("tf1")))
+
+
+def test_reader_lists_entries_and_reads_one_tensor(tf1_checkpoint):
+  prefix, _ = tf1_checkpoint
+  reader = checkpoints.CheckpointReader(prefix)
+  assert "model/batch_normalization/moving_mean" in reader
+  assert reader.entries["model/head/projection/w"].shape == (36, 5)
+  assert reader.entries["global_step"].dtype == np.int64
+  moving_mean = reader.read("model/batch_normalization/moving_mean")
+  assert np.any(moving_mean != 0)  # trained statistics, not the init
+
+
+def test_restore_into_the_shim_stage_by_tf1_name(tf1_checkpoint):
+  prefix, expected = tf1_checkpoint
+  shim = ShimLayer(tf1_model)
+  shim(X[:1])
+  report = checkpoints.restore_checkpoint(prefix, shim)
+  assert len(report.assigned) == 8 and not report.missing
+  assert report.unused == ["global_step"]
+  np.testing.assert_allclose(shim(X, training=False), expected, rtol=1e-5,
+                             atol=1e-5)
+
+
+class NativeModel(keras.layers.Layer):
+  """The fully native Keras 3 version of `tf1_model`."""
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self.conv = keras.layers.Conv2D(4, 3, activation="relu")
+    self.bn = keras.layers.BatchNormalization(momentum=0.5, epsilon=1e-3)
+    self.pool = keras.layers.MaxPooling2D(2, 2)
+    self.flatten = keras.layers.Flatten()
+    self.head = keras.layers.Dense(5)
+
+  def call(self, x, training=None):
+    out = self.pool(self.bn(self.conv(x), training=training))
+    return self.head(self.flatten(out))
+
+
+RULES = r"""
+# Keras 3 paths of NativeModel -> the TF1 checkpoint's names.
+^native_model(_\d+)?/conv2d(_\d+)?/               -> model/conv2d/
+^native_model(_\d+)?/batch_normalization(_\d+)?/  -> model/batch_normalization/
+^native_model(_\d+)?/dense(_\d+)?/kernel$         -> model/head/projection/w
+^native_model(_\d+)?/dense(_\d+)?/bias$           -> model/head/b
+"""
+
+
+def built_native_model():
+  model = NativeModel()
+  model(X[:1])
+  return model
+
+
+def test_restore_into_a_native_model_by_rules(tf1_checkpoint):
+  prefix, expected = tf1_checkpoint
+  model = built_native_model()
+  report = checkpoints.restore_checkpoint(
+      prefix, model, mapping=checkpoints.parse_rules(RULES))
+  assert report.missing == [] and report.mismatched == []
+  np.testing.assert_allclose(model(X, training=False), expected, rtol=1e-5,
+                             atol=1e-5)
+
+
+def test_restore_into_a_native_model_by_the_automatic_matcher(
+    tf1_checkpoint):
+  prefix, expected = tf1_checkpoint
+  model = built_native_model()
+  report = checkpoints.restore_checkpoint(prefix, model, mapping="auto")
+  assert sorted(report.assigned.values()) == sorted(
+      n for n in checkpoints.CheckpointReader(prefix).entries
+      if n != "global_step")
+  np.testing.assert_allclose(model(X, training=False), expected, rtol=1e-5,
+                             atol=1e-5)
+
+
+def test_automatic_matcher_refuses_ambiguity_listing_candidates(tmp_path):
+
+  def two_heads(x, training=None):
+    del training
+    flat = layers.flatten(x)
+    return layers.dense(flat, 5, name="left") + layers.dense(
+        flat, 5, name="right")
+
+  prefix, _ = write_tf1_checkpoint(str(tmp_path), two_heads, steps=1)
+
+  class TwoDense(keras.layers.Layer):
+
+    def __init__(self, **kwargs):
+      super().__init__(**kwargs)
+      self.a, self.b = keras.layers.Dense(5), keras.layers.Dense(5)
+
+    def call(self, x):
+      flat = keras.layers.Flatten()(x)
+      return self.a(flat) + self.b(flat)
+
+  model = TwoDense()
+  model(X[:1])
+  with pytest.raises(checkpoints.MappingError,
+                     match=r"could be any of: left/kernel, right/kernel"):
+    checkpoints.restore_checkpoint(prefix, model, mapping="auto")
+
+
+def test_strict_restore_fails_on_anything_unmatched_and_assigns_nothing(
+    tf1_checkpoint):
+  prefix, _ = tf1_checkpoint
+  shim = ShimLayer(tf1_model)
+  shim(X[:1])
+  before = [w.numpy().copy() for w in shim.weights]
+  with pytest.raises(checkpoints.RestoreError,
+                     match="unused checkpoint entry: global_step"):
+    checkpoints.restore_checkpoint(prefix, shim, strict=True)
+  for w, old in zip(shim.weights, before):
+    np.testing.assert_array_equal(w.numpy(), old)
+
+
+def test_shape_mismatch_is_reported_with_both_shapes(tf1_checkpoint):
+  prefix, _ = tf1_checkpoint
+  model = built_native_model()
+  rules = checkpoints.parse_rules(
+      r"/dense(_\d+)?/kernel$ -> WRONG" + "\n" + RULES)
+  mapping = checkpoints.map_by_rules([w.path for w in model.weights], rules)
+  mapping = {k: ("model/conv2d/kernel" if v.endswith("WRONG") else v)
+             for k, v in mapping.items()}
+  report = checkpoints.restore_checkpoint(prefix, model, mapping=mapping,
+                                          dry_run=True)
+  assert [m[2] for m in report.mismatched] == [
+      "shape (36, 5), checkpoint (3, 3, 3, 4)"]
+  assert report.missing == []
+
+
+def test_rules_format_errors_name_the_line():
+  with pytest.raises(checkpoints.MappingError, match=r"rules:3: expected"):
+    checkpoints.parse_rules("# ok\na -> b\nno arrow here\n", source="rules")
+  with pytest.raises(checkpoints.MappingError, match=r"rules:1: invalid"):
+    checkpoints.parse_rules("(unclosed -> x", source="rules")
+
+
+def test_clear_errors_for_bad_paths_and_files(tf1_checkpoint, tmp_path):
+  prefix, _ = tf1_checkpoint
+  directory = os.path.dirname(prefix)
+  with pytest.raises(checkpoints.CheckpointError,
+                     match="is a directory, but a checkpoint prefix"):
+    checkpoints.CheckpointReader(directory)
+  with pytest.raises(checkpoints.CheckpointError,
+                     match="pass its prefix instead"):
+    checkpoints.CheckpointReader(prefix + ".index")
+  with pytest.raises(checkpoints.CheckpointError,
+                     match="index file .* does not exist"):
+    checkpoints.CheckpointReader(str(tmp_path / "nothing"))
+
+
+def copy_checkpoint(prefix, directory):
+  import shutil  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  for path in tf.io.gfile.glob(prefix + ".*"):
+    shutil.copy(path, directory)
+  return os.path.join(directory, os.path.basename(prefix))
+
+
+def test_truncated_data_file_is_a_clear_error(tf1_checkpoint, tmp_path):
+  prefix = copy_checkpoint(tf1_checkpoint[0], str(tmp_path / "cut"))
+  data = tf.io.gfile.glob(prefix + ".data-*")[0]
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  reader = checkpoints.CheckpointReader(prefix)
+  with pytest.raises(checkpoints.CheckpointError,
+                     match="corrupt or truncated"):
+    for name in reader.entries:
+      reader.read(name)
+
+
+def test_flipped_index_bytes_are_a_clear_error(tf1_checkpoint, tmp_path):
+  prefix = copy_checkpoint(tf1_checkpoint[0], str(tmp_path / "flip"))
+  index = prefix + ".index"
+  with open(index, "r+b") as f:
+    content = bytearray(f.read())
+    for i in range(8, len(content) - 8, 7):
+      content[i] ^= 0xFF
+    f.seek(0)
+    f.write(content)
+  with pytest.raises(checkpoints.CheckpointError, match="corrupt"):
+    reader = checkpoints.CheckpointReader(prefix)
+    for name in reader.entries:
+      reader.read(name)
+
+
+def test_missing_data_shard_is_a_clear_error(tf1_checkpoint, tmp_path):
+  prefix = copy_checkpoint(tf1_checkpoint[0], str(tmp_path / "noshard"))
+  for data in tf.io.gfile.glob(prefix + ".data-*"):
+    os.remove(data)
+  with pytest.raises(checkpoints.CheckpointError, match="no data file"):
+    checkpoints.CheckpointReader(prefix)
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))
