@@ -91,7 +91,7 @@ def test_restore_into_the_shim_stage_by_tf1_name(tf1_checkpoint):
                              atol=1e-5)
 
 
-class NativeModel(keras.layers.Layer):
+class NativeModel(keras.Model):
   """The fully native Keras 3 version of `tf1_model`."""
 
   def __init__(self, **kwargs):
@@ -261,6 +261,71 @@ def test_missing_data_shard_is_a_clear_error(tf1_checkpoint, tmp_path):
     os.remove(data)
   with pytest.raises(checkpoints.CheckpointError, match="no data file"):
     checkpoints.CheckpointReader(prefix)
+
+
+def test_round_trip_tf1_to_keras_weights_to_tf1_is_bitwise(
+    tf1_checkpoint, tmp_path):
+  prefix, expected = tf1_checkpoint
+  model = built_native_model()
+  rules = checkpoints.parse_rules(RULES)
+  out = str(tmp_path / "native.weights.h5")
+  checkpoints.to_keras_weights(prefix, model, out, mapping=rules)
+  assert sorted(os.listdir(tmp_path)) == ["native.weights.h5"]  # no temp
+  fresh = built_native_model()
+  fresh.load_weights(out)
+  np.testing.assert_allclose(fresh(X, training=False), expected, rtol=1e-5,
+                             atol=1e-5)
+  # ...and back to TF1 names, for pipelines that still read them.
+  mapping = checkpoints.map_by_rules([w.path for w in fresh.weights], rules)
+  back = str(tmp_path / "back" / "model.ckpt")
+  os.makedirs(os.path.dirname(back))
+  checkpoints.to_tf1_checkpoint(fresh, back, names=mapping.get)
+  source, result = (checkpoints.CheckpointReader(p) for p in (prefix, back))
+  assert sorted(result.entries) == sorted(
+      n for n in source.entries if n != "global_step")
+  for name in result.entries:
+    np.testing.assert_array_equal(result.read(name), source.read(name))
+
+
+def test_round_trip_tf1_to_tf2_object_checkpoint_to_tf1_is_bitwise(
+    tf1_checkpoint, tmp_path):
+  prefix, expected = tf1_checkpoint
+  shim = ShimLayer(tf1_model)
+  shim(X[:1])
+  out = str(tmp_path / "tf2" / "ckpt")
+  os.makedirs(os.path.dirname(out))
+  report = checkpoints.to_tf2_checkpoint(prefix, shim, out)
+  assert report.ignored == ["global_step"] and not report.unused
+  other = ShimLayer(tf1_model)
+  other(X[:1])
+  tf.train.Checkpoint(model=other).read(out).assert_consumed()
+  np.testing.assert_allclose(other(X, training=False), expected, rtol=1e-5,
+                             atol=1e-5)
+  back = str(tmp_path / "back" / "model.ckpt")
+  os.makedirs(os.path.dirname(back))
+  checkpoints.to_tf1_checkpoint(other, back)
+  source = checkpoints.CheckpointReader(prefix)
+  result = checkpoints.CheckpointReader(back)
+  assert sorted(result.entries) == sorted(
+      n for n in source.entries if n != "global_step")
+  for name in result.entries:
+    np.testing.assert_array_equal(result.read(name), source.read(name))
+
+
+def test_strict_conversion_leaves_nothing_behind(tf1_checkpoint, tmp_path):
+  prefix, _ = tf1_checkpoint
+  model = built_native_model()  # no rules: names do not match
+  out = tmp_path / "out"
+  out.mkdir()
+  with pytest.raises(checkpoints.RestoreError, match="missing"):
+    checkpoints.to_keras_weights(prefix, model, str(out / "m.weights.h5"))
+  assert list(out.iterdir()) == []
+
+
+def test_conversion_refuses_to_overwrite_its_input(tf1_checkpoint):
+  prefix, _ = tf1_checkpoint
+  with pytest.raises(checkpoints.ConversionError, match="part of\) the input"):
+    checkpoints.to_tf2_checkpoint(prefix, ShimLayer(tf1_model), prefix)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ Why each is needed:
 import contextlib
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras.src import backend as _backend
 from keras.src.backend.common import global_state as _global_state
@@ -251,3 +252,41 @@ def marking_variable_initialization(context_factory):
     yield
   finally:
     variable_class._initialize_with_initializer = original  # pylint: disable=protected-access
+
+
+def save_weights_from(model, path, entry_of, read):
+  """Writes `model`'s `.weights.h5` with values read from elsewhere.
+
+  Keras's own writer walks the model (so the file is exactly what
+  `model.save_weights` would write and `model.load_weights` reads); each
+  variable's value is replaced, as it is written, by `read(entry_of(v))`,
+  one tensor at a time. Returns {h5 dataset path: entry}.
+  """
+  from keras.src.saving import saving_lib  # pylint: disable=g-import-not-at-top
+  written = {}
+
+  class SubstitutingStore(saving_lib.H5IOStore):
+
+    def __setitem__(self, key, value):
+      if isinstance(value, keras.Variable):
+        entry = entry_of(value)
+        group = self._h5_entry_path
+        written[(group + "/vars/" if group else "vars/") + key] = entry
+        value = read(entry)
+      super().__setitem__(key, value)
+
+  store = SubstitutingStore(path, mode="w")
+  try:
+    saving_lib._save_state(  # pylint: disable=protected-access
+        model, weights_store=store, assets_store=None, inner_path="",
+        visited_saveables=set())
+  finally:
+    store.close()
+  return written
+
+
+def read_weights_dataset(path, dataset):
+  """One dataset of a `.weights.h5` file, as numpy."""
+  import h5py  # pylint: disable=g-import-not-at-top
+  with h5py.File(path, "r") as f:
+    return np.asarray(f[dataset])

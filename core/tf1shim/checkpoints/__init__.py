@@ -6,10 +6,15 @@
         mapping=checkpoints.load_rules("native_to_tf1.rules"),  # or "auto"
         strict=True)
 
-Conversion and the command-line tool (`tools/ckpt`) are tracked by the
-checkpoint issue; this package holds reading, mapping and verified restore.
+Reading, mapping, verified restore, and conversion (`to_keras_weights`,
+`to_tf2_checkpoint`, `to_tf1_checkpoint`). The command-line tool and the
+large-checkpoint benchmark are still to come (checkpoint issue).
 """
 
+from tf1shim.checkpoints.convert import ConversionError
+from tf1shim.checkpoints.convert import to_keras_weights
+from tf1shim.checkpoints.convert import to_tf1_checkpoint
+from tf1shim.checkpoints.convert import to_tf2_checkpoint
 from tf1shim.checkpoints.mapping import load_rules
 from tf1shim.checkpoints.mapping import map_automatically
 from tf1shim.checkpoints.mapping import map_by_rules
@@ -22,8 +27,10 @@ from tf1shim.checkpoints.reader import Entry
 from tf1shim.checkpoints.restore import restore_checkpoint
 from tf1shim.checkpoints.restore import RestoreError
 from tf1shim.checkpoints.restore import RestoreReport
+from tf1shim.checkpoints.restore import TRAINING_STATE
 
-__all__ = ["CheckpointError", "CheckpointReader", "Entry", "MappingError",
+__all__ = ["ConversionError", "to_keras_weights", "to_tf1_checkpoint",
+           "to_tf2_checkpoint", "CheckpointError", "CheckpointReader", "Entry", "MappingError",
            "RestoreError", "RestoreReport", "Rule", "load_rules",
            "map_automatically", "map_by_rules", "parse_rules",
-           "restore_checkpoint"]
+           "restore_checkpoint", "TRAINING_STATE"]

@@ -6,12 +6,20 @@ before anything is assigned, and tensors are read one at a time.
 """
 
 import dataclasses
+import re
 
 import numpy as np
 
 import tf1shim
 from tf1shim.checkpoints import mapping as mapping_lib
 from tf1shim.checkpoints import reader as reader_lib
+
+
+# TF1 training bookkeeping, not model weights: the global step and the
+# optimizers' slot variables.
+TRAINING_STATE = (r"^global_step$", r"^beta[12]_power(_\d+)?$",
+                  r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|"
+                  r"Adadelta|Adadelta_1|Ftrl|Ftrl_1)$")
 
 
 @dataclasses.dataclass
@@ -22,6 +30,7 @@ class RestoreReport:
   missing: list  # model variables with no checkpoint entry
   unused: list  # checkpoint entries no variable took
   mismatched: list  # (model name, entry, why)
+  ignored: list = dataclasses.field(default_factory=list)  # by `ignore`
 
   @property
   def complete(self):
@@ -93,7 +102,7 @@ def plan(reader, named_variables, mapping=None):
 
 
 def restore_checkpoint(path, target, mapping=None, strict=False,
-                       dry_run=False):
+                       dry_run=False, ignore=()):
   """Sets `target`'s variables from the TF1 checkpoint at `path`.
 
   Args:
@@ -103,6 +112,9 @@ def restore_checkpoint(path, target, mapping=None, strict=False,
     strict: raise `RestoreError` (and assign nothing) if any variable is
       missing or mismatched, or any checkpoint entry is unused.
     dry_run: check and report only.
+    ignore: regexes of checkpoint entries that need no variable (e.g.
+      `TRAINING_STATE`: the global step and optimizer slots); listed as
+      `ignored`, not `unused`.
 
   Returns:
     A `RestoreReport`.
@@ -135,7 +147,10 @@ def restore_checkpoint(path, target, mapping=None, strict=False,
       continue
     taken[entry_name] = name
     report.assigned[name] = entry_name
-  report.unused = [n for n in reader.entries if n not in taken]
+  untaken = [n for n in reader.entries if n not in taken]
+  report.ignored = [n for n in untaken
+                    if any(re.search(p, n) for p in ignore)]
+  report.unused = [n for n in untaken if n not in report.ignored]
   if strict and not report.complete:
     raise RestoreError(report)
   if not dry_run:

@@ -1,0 +1,164 @@
+"""Converting checkpoints between TF1 names and a TF2 model's formats.
+
+Every writer follows the same safety protocol: write under a temporary name
+in the target folder, re-read what was written and compare it tensor by
+tensor with the source, then rename into place. Inputs are never written;
+on any error nothing is left behind.
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from tf1shim import _keras_internal
+from tf1shim.checkpoints import reader as reader_lib
+from tf1shim.checkpoints import restore as restore_lib
+
+
+class ConversionError(ValueError):
+  """The output could not be written or did not verify; nothing was kept."""
+
+
+def _check_output(out_path, input_prefix):
+  out_dir = os.path.dirname(os.path.abspath(out_path)) or "."
+  if not os.path.isdir(out_dir):
+    raise ConversionError("Output folder %s does not exist." % out_dir)
+  inputs = {os.path.abspath(p) for p in tf.io.gfile.glob(input_prefix + ".*")}
+  if any(os.path.abspath(out_path) == p or
+         os.path.abspath(p).startswith(os.path.abspath(out_path) + ".")
+         for p in inputs):
+    raise ConversionError("Refusing to write %s: it is (part of) the input "
+                          "checkpoint %s." % (out_path, input_prefix))
+  return out_dir
+
+
+@contextlib.contextmanager
+def _staging(out_dir):
+  """A temporary folder inside `out_dir`, removed whatever happens."""
+  staging = tempfile.mkdtemp(prefix=".tf1shim-", dir=out_dir)
+  try:
+    yield staging
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def to_keras_weights(checkpoint, model, out_path, mapping=None,
+                     ignore=restore_lib.TRAINING_STATE):
+  """TF1 checkpoint -> Keras 3 `.weights.h5` of `model`, one tensor at a time.
+
+  Args:
+    checkpoint: the TF1 checkpoint prefix.
+    model: the Keras 3 model the file is for (built; its variables' values
+      are not used, so it may be built in a `keras.StatelessScope`).
+    out_path: the `.weights.h5` file to write.
+    mapping, ignore: as for `restore_checkpoint` (by default the global
+      step and optimizer slots are not converted).
+
+  Returns:
+    The `RestoreReport` of the mapping (strict: every variable set, every
+    entry used or ignored).
+  """
+  if not str(out_path).endswith(".weights.h5"):
+    raise ConversionError("The output must end in .weights.h5: %s" %
+                          out_path)
+  reader = reader_lib.CheckpointReader(checkpoint)
+  out_dir = _check_output(out_path, reader.prefix)
+  report = restore_lib.restore_checkpoint(reader.prefix, model,
+                                          mapping=mapping, strict=True,
+                                          dry_run=True, ignore=ignore)
+  entry_of = {id(v): report.assigned[name]
+              for name, v in restore_lib.model_variables(model)}
+  with _staging(out_dir) as staging:
+    staged = os.path.join(staging, os.path.basename(out_path))
+    written = _keras_internal.save_weights_from(
+        model, staged, lambda variable: entry_of[id(variable)], reader.read)
+    if sorted(written.values()) != sorted(report.assigned.values()):
+      raise ConversionError("Keras wrote %d variables of the model, the "
+                            "mapping has %d." % (len(written),
+                                                 len(report.assigned)))
+    for dataset, entry in written.items():
+      if not np.array_equal(
+          _keras_internal.read_weights_dataset(staged, dataset),
+          reader.read(entry)):
+        raise ConversionError("Verification failed: %s in %s differs from "
+                              "%s." % (dataset, out_path, entry))
+    os.replace(staged, out_path)
+  return report
+
+
+def to_tf2_checkpoint(checkpoint, model, out_prefix, mapping=None,
+                      ignore=restore_lib.TRAINING_STATE):
+  """TF1 checkpoint -> object-based `tf.train.Checkpoint(model=model)`.
+
+  The model is restored (strictly) and written; the written checkpoint is
+  restored into the same model's structure and compared with the source.
+  """
+  reader = reader_lib.CheckpointReader(checkpoint)
+  out_dir = _check_output(out_prefix, reader.prefix)
+  report = restore_lib.restore_checkpoint(reader.prefix, model,
+                                          mapping=mapping, strict=True,
+                                          ignore=ignore)
+  with _staging(out_dir) as staging:
+    staged = os.path.join(staging, os.path.basename(out_prefix))
+    written = tf.train.Checkpoint(model=model).write(staged)
+    # Every object of the model is found in the file...
+    tf.train.Checkpoint(model=model).read(written).assert_consumed()
+    # ...and the file's tensors are exactly the source's, as a multiset.
+    check = tf.train.load_checkpoint(written)
+    in_file = sorted(
+        _digest(check.get_tensor(key))
+        for key in check.get_variable_to_shape_map()
+        if key.endswith("/.ATTRIBUTES/VARIABLE_VALUE") and
+        not key.startswith("save_counter"))
+    in_source = sorted(_digest(reader.read(entry))
+                       for entry in report.assigned.values())
+    if in_file != in_source:
+      raise ConversionError("Verification failed: the written checkpoint's "
+                            "tensors differ from the source's.")
+    _move_checkpoint(written, out_prefix)
+  return report
+
+
+def _digest(value):
+  value = np.ascontiguousarray(value)
+  return (value.dtype.str, value.shape,
+          hashlib.sha256(value.tobytes()).digest())
+
+
+def to_tf1_checkpoint(model, out_prefix, names=None):
+  """A model's variables -> TF1 name-based checkpoint (for TF1 pipelines).
+
+  Args:
+    model: a Keras layer/model, tf.Module or list of variables.
+    out_prefix: the checkpoint prefix to write.
+    names: optional `model name -> TF1 name` (default: the TF1 name).
+  """
+  named = restore_lib.model_variables(model)
+  var_list = {(names(n) if names else n): v for n, v in named}
+  out_dir = os.path.dirname(os.path.abspath(out_prefix)) or "."
+  if not os.path.isdir(out_dir):
+    raise ConversionError("Output folder %s does not exist." % out_dir)
+  with _staging(out_dir) as staging:
+    staged = os.path.join(staging, os.path.basename(out_prefix))
+    tensors = {name: tf.convert_to_tensor(v) for name, v in var_list.items()}
+    names_sorted = sorted(tensors)
+    tf.raw_ops.SaveV2(prefix=staged, tensor_names=names_sorted,
+                      shape_and_slices=[""] * len(names_sorted),
+                      tensors=[tensors[n] for n in names_sorted])
+    check = reader_lib.CheckpointReader(staged)
+    for name in names_sorted:
+      if not np.array_equal(check.read(name), tensors[name].numpy()):
+        raise ConversionError("Verification failed for %s." % name)
+    _move_checkpoint(staged, out_prefix)
+  return sorted(var_list)
+
+
+def _move_checkpoint(staged_prefix, out_prefix):
+  for path in tf.io.gfile.glob(staged_prefix + ".*"):
+    suffix = path[len(staged_prefix):]
+    os.replace(path, out_prefix + suffix)
