@@ -14,8 +14,8 @@ def python_env(**overrides):
   return env
 
 
-def run_python(args, timeout=900, **env_overrides):
+def run_python(args, timeout=900, cwd=None, **env_overrides):
   """Runs `python *args`; returns the CompletedProcess (text, captured)."""
   return subprocess.run([sys.executable] + list(args), capture_output=True,
                         text=True, env=python_env(**env_overrides),
-                        check=False, timeout=timeout)
+                        check=False, timeout=timeout, cwd=cwd)

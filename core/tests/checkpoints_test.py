@@ -16,53 +16,14 @@ import tensorflow as tf
 
 from tf1shim import checkpoints
 from tf1shim import layers
+from testing import tf1_checkpoints
 from testing.pytest_main import pytest_main
 from testing.shim_models import ShimLayer
 
 v1 = tf.compat.v1
-X = np.random.RandomState(0).randn(6, 8, 8, 3).astype(np.float32)
-Y = np.random.RandomState(1).randint(0, 5, size=6)
-
-
-def tf1_model(x, training=None):
-  """TF1 layers, a nested get_variable scope and batch normalization."""
-  with v1.variable_scope("model"):
-    out = layers.conv2d(x, 4, 3, activation=tf.nn.relu)
-    out = layers.batch_normalization(out, momentum=0.5, training=training)
-    out = layers.max_pooling2d(out, 2, 2)
-    out = layers.flatten(out)
-    with v1.variable_scope("head"):
-      with v1.variable_scope("projection"):
-        w = v1.get_variable("w", [out.shape[-1], 5])
-      return tf.matmul(out, w) + v1.get_variable(
-          "b", [5], initializer=v1.constant_initializer(0.1))
-
-
-def write_tf1_checkpoint(directory, model_fn=tf1_model, steps=3):
-  """Trains `model_fn` a few steps in a TF1 graph and saves it with Saver.
-
-  Returns:
-    (checkpoint prefix, inference outputs of the saved model on X).
-  """
-  with tf.Graph().as_default():
-    x = v1.placeholder(tf.float32, [None, 8, 8, 3])
-    training = v1.placeholder_with_default(False, [])
-    logits = model_fn(x, training=training)
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.constant(Y), logits=logits))
-    global_step = v1.train.get_or_create_global_step()
-    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
-      train_op = v1.train.GradientDescentOptimizer(0.1).minimize(
-          loss, global_step=global_step)
-    saver = v1.train.Saver()
-    with v1.Session() as sess:
-      sess.run(v1.global_variables_initializer())
-      for _ in range(steps):
-        sess.run(train_op, {x: X, training: True})
-      prefix = saver.save(sess, os.path.join(directory, "model.ckpt"),
-                          global_step=global_step)
-      outputs = sess.run(logits, {x: X})
-  return prefix, outputs
+X, Y = tf1_checkpoints.X, tf1_checkpoints.Y
+tf1_model = tf1_checkpoints.tf1_model
+write_tf1_checkpoint = tf1_checkpoints.write_tf1_checkpoint
 
 
 @pytest.fixture(scope="module")
