@@ -229,6 +229,8 @@ def cmd_convert(args, out):
                                              ignore=ignore)
     else:
       return _convert_to_tf1(args, model, mapping, out)
+  except checkpoints.CheckpointError as e:
+    raise UsageError(str(e)) from e
   except (checkpoints.RestoreError, checkpoints.ConversionError,
           checkpoints.MappingError) as e:
     out.write(str(e) + "\n")

@@ -6,11 +6,12 @@ tensor with the source, then rename into place. Inputs are never written;
 on any error nothing is left behind.
 """
 
+import concurrent.futures
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -75,18 +76,39 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
               for name, v in restore_lib.model_variables(model)}
   with _staging(out_dir) as staging:
     staged = os.path.join(staging, os.path.basename(out_path))
-    written = _keras_internal.save_weights_from(
-        model, staged, lambda variable: entry_of[id(variable)], reader.read)
+    # Two threads: one checksums each tensor while it is written; the other
+    # reads it back from the file and checks it while the next tensor is
+    # read from the checkpoint. Memory stays about one tensor.
+    digests, checks, failures = {}, [], []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as hasher, \
+        concurrent.futures.ThreadPoolExecutor(max_workers=1) as checker:
+
+      def read(entry):
+        value = reader.read(entry)
+        digests[entry] = hasher.submit(_digest, value)
+        return value
+
+      def check(entry, dataset, expected):
+        if _keras_internal.dataset_digest(dataset) != expected:
+          return "%s differs from %s" % (dataset.name, entry)
+        return None
+
+      def written_one(entry, dataset):
+        expected = digests[entry].result()  # frees the tensor's reference
+        checks.append(checker.submit(check, entry, dataset, expected))
+
+      written = _keras_internal.save_weights_from(
+          model, staged, lambda variable: entry_of[id(variable)], read,
+          on_written=written_one,
+          before_close=lambda: failures.extend(
+              f.result() for f in checks if f.result()))
+    if failures:
+      raise ConversionError("Verification of %s failed: %s." % (
+          out_path, "; ".join(failures)))
     if sorted(written.values()) != sorted(report.assigned.values()):
       raise ConversionError("Keras wrote %d variables of the model, the "
                             "mapping has %d." % (len(written),
                                                  len(report.assigned)))
-    for dataset, entry in written.items():
-      if not np.array_equal(
-          _keras_internal.read_weights_dataset(staged, dataset),
-          reader.read(entry)):
-        raise ConversionError("Verification failed: %s in %s differs from "
-                              "%s." % (dataset, out_path, entry))
     os.replace(staged, out_path)
   return report
 
@@ -125,9 +147,10 @@ def to_tf2_checkpoint(checkpoint, model, out_prefix, mapping=None,
 
 
 def _digest(value):
+  """(dtype, shape, CRC-32 of the bytes), without copying the tensor."""
   value = np.ascontiguousarray(value)
   return (value.dtype.str, value.shape,
-          hashlib.sha256(value.tobytes()).digest())
+          zlib.crc32(memoryview(value).cast("B")) if value.size else 0)
 
 
 def to_tf1_checkpoint(model, out_prefix, names=None):
