@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -58,3 +59,36 @@ def write_tf1_checkpoint(directory, model_fn=tf1_model, steps=3):
 def read_entry(prefix, name):
   """One tensor of a checkpoint, read with TensorFlow's own reader."""
   return tf.train.load_checkpoint(prefix).get_tensor(name)
+
+
+class NativeModel(keras.Model):
+  """The fully native Keras 3 version of `tf1_model`."""
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self.conv = keras.layers.Conv2D(4, 3, activation="relu")
+    self.bn = keras.layers.BatchNormalization(momentum=0.5, epsilon=1e-3)
+    self.pool = keras.layers.MaxPooling2D(2, 2)
+    self.flatten = keras.layers.Flatten()
+    self.head = keras.layers.Dense(5)
+
+  def call(self, x, training=None):
+    out = self.pool(self.bn(self.conv(x), training=training))
+    return self.head(self.flatten(out))
+
+
+def built_native_model(name=None):
+  model = NativeModel(name=name)
+  model(X[:1])
+  return model
+
+
+# Rules from NativeModel's Keras paths (named `native_model...` by default)
+# to `tf1_model`'s TF1 names.
+NATIVE_RULES = r"""
+# Keras 3 paths of NativeModel -> the TF1 checkpoint's names.
+^native(_model)?(_\d+)?/conv2d(_\d+)?/               -> model/conv2d/
+^native(_model)?(_\d+)?/batch_normalization(_\d+)?/  -> model/batch_normalization/
+^native(_model)?(_\d+)?/dense(_\d+)?/kernel$         -> model/head/projection/w
+^native(_model)?(_\d+)?/dense(_\d+)?/bias$           -> model/head/b
+"""

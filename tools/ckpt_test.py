@@ -13,28 +13,12 @@ from testing.pytest_main import pytest_main
 from testing.subprocesses import run_python
 
 MODELS = textwrap.dedent('''
-    import keras
     import numpy as np
     from testing import tf1_checkpoints
     from testing.shim_models import ShimLayer
 
-    class NativeModel(keras.Model):
-      def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.conv = keras.layers.Conv2D(4, 3, activation="relu")
-        self.bn = keras.layers.BatchNormalization(momentum=0.5, epsilon=1e-3)
-        self.pool = keras.layers.MaxPooling2D(2, 2)
-        self.flatten = keras.layers.Flatten()
-        self.head = keras.layers.Dense(5)
-
-      def call(self, x, training=None):
-        out = self.pool(self.bn(self.conv(x), training=training))
-        return self.head(self.flatten(out))
-
     def build_native():
-      model = NativeModel(name="native")
-      model(np.zeros([1, 8, 8, 3], np.float32))
-      return model
+      return tf1_checkpoints.built_native_model(name="native")
 
     def build_shim():
       model = ShimLayer(tf1_checkpoints.tf1_model)
@@ -44,14 +28,7 @@ MODELS = textwrap.dedent('''
     def broken():
       raise RuntimeError("this factory is broken")
 ''')
-
-RULES = textwrap.dedent(r'''
-    # NativeModel's Keras paths -> the TF1 checkpoint's names
-    ^native/conv2d(_\d+)?/               -> model/conv2d/
-    ^native/batch_normalization(_\d+)?/  -> model/batch_normalization/
-    ^native/dense(_\d+)?/kernel$         -> model/head/projection/w
-    ^native/dense(_\d+)?/bias$           -> model/head/b
-''')
+RULES = tf1_checkpoints.NATIVE_RULES
 
 
 @pytest.fixture(scope="module")

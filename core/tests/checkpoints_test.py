@@ -7,7 +7,6 @@ reference.
 """
 
 import os
-import re
 
 import keras
 import numpy as np
@@ -52,35 +51,9 @@ def test_restore_into_the_shim_stage_by_tf1_name(tf1_checkpoint):
                              atol=1e-5)
 
 
-class NativeModel(keras.Model):
-  """The fully native Keras 3 version of `tf1_model`."""
-
-  def __init__(self, **kwargs):
-    super().__init__(**kwargs)
-    self.conv = keras.layers.Conv2D(4, 3, activation="relu")
-    self.bn = keras.layers.BatchNormalization(momentum=0.5, epsilon=1e-3)
-    self.pool = keras.layers.MaxPooling2D(2, 2)
-    self.flatten = keras.layers.Flatten()
-    self.head = keras.layers.Dense(5)
-
-  def call(self, x, training=None):
-    out = self.pool(self.bn(self.conv(x), training=training))
-    return self.head(self.flatten(out))
-
-
-RULES = r"""
-# Keras 3 paths of NativeModel -> the TF1 checkpoint's names.
-^native_model(_\d+)?/conv2d(_\d+)?/               -> model/conv2d/
-^native_model(_\d+)?/batch_normalization(_\d+)?/  -> model/batch_normalization/
-^native_model(_\d+)?/dense(_\d+)?/kernel$         -> model/head/projection/w
-^native_model(_\d+)?/dense(_\d+)?/bias$           -> model/head/b
-"""
-
-
-def built_native_model():
-  model = NativeModel()
-  model(X[:1])
-  return model
+NativeModel = tf1_checkpoints.NativeModel
+RULES = tf1_checkpoints.NATIVE_RULES
+built_native_model = tf1_checkpoints.built_native_model
 
 
 def test_restore_into_a_native_model_by_rules(tf1_checkpoint):
