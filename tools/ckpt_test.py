@@ -142,6 +142,29 @@ def test_bad_input_is_a_clear_error_with_exit_2(workspace, args, message):
   assert re.search(message, done.stderr), done.stderr
 
 
+def test_truncated_checkpoint_conversion_is_exit_2_and_leaves_nothing(
+    workspace):
+  import shutil  # pylint: disable=g-import-not-at-top
+  root, _, after = workspace
+  cut_dir = root / "cut"
+  cut_dir.mkdir(exist_ok=True)
+  for path in os.listdir(os.path.dirname(after)):
+    if path.startswith(os.path.basename(after) + "."):
+      shutil.copy(os.path.join(os.path.dirname(after), path), cut_dir)
+  cut = str(cut_dir / os.path.basename(after))
+  data = [p for p in os.listdir(cut_dir) if ".data-" in p][0]
+  with open(cut_dir / data, "r+b") as f:
+    f.truncate(os.path.getsize(cut_dir / data) // 3)
+  out_dir = root / "cut_out"
+  out_dir.mkdir(exist_ok=True)
+  done = ckpt(workspace, "convert", cut, "--model", "models:build_native",
+              "--rules", "native.rules", "--to", "keras",
+              str(out_dir / "m.weights.h5"))
+  assert done.returncode == 2, done.stdout + done.stderr
+  assert "corrupt or truncated" in done.stderr
+  assert list(out_dir.iterdir()) == []
+
+
 def test_failed_conversion_leaves_nothing(workspace):
   root, _, after = workspace
   out_dir = root / "empty"
