@@ -148,5 +148,55 @@ def test_keras_path_scope_sets_an_absolute_prefix():
       assert keras.Variable(1.0, name="w").path == "w"
 
 
+def test_save_weights_from_substitutes_values_in_keras_own_format(tmp_path):
+  model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+  replacements = {id(v): np.full(v.shape, float(i + 1), np.float32)
+                  for i, v in enumerate(model.weights)}
+  path = str(tmp_path / "m.weights.h5")
+  written = _keras_internal.save_weights_from(
+      model, path, lambda v: id(v), lambda key: replacements[key])
+  assert len(written) == 2
+  fresh = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+  fresh.load_weights(path)
+  for v, original in zip(fresh.weights, model.weights):
+    np.testing.assert_array_equal(v.numpy(), replacements[id(original)])
+  import h5py  # pylint: disable=g-import-not-at-top
+  import zlib  # pylint: disable=g-import-not-at-top
+  with h5py.File(path, "r") as f:
+    for dataset, key in written.items():
+      assert _keras_internal.dataset_digest(f[dataset]) == (
+          "<f4", replacements[key].shape, zlib.crc32(replacements[key]))
+
+
+def test_marking_variable_initialization_wraps_keras_initializers():
+  import contextlib  # pylint: disable=g-import-not-at-top
+  entered = []
+
+  @contextlib.contextmanager
+  def mark():
+    entered.append(1)
+    yield
+
+  with _keras_internal.marking_variable_initialization(mark):
+    keras.Variable(np.ones([2]), name="not_from_initializer")
+    keras.Variable(keras.initializers.Ones(), shape=(2,), name="from_init")
+  keras.Variable(keras.initializers.Ones(), shape=(2,), name="after")
+  assert entered == [1]
+
+
+def test_keras_random_swap_and_get_seed_replacement_are_restored():
+  from keras.src import backend  # pylint: disable=g-import-not-at-top
+  original = backend.random.normal
+  with _keras_internal.keras_random_as_tf_stateful_ops():
+    assert backend.random.normal is not original
+    with _tf_internal.replaced_get_seed(lambda op_seed: (1, 2)):
+      a = keras.random.normal((3,))
+      b = tf.random.normal((3,), seed=None)
+  assert backend.random.normal is original
+  tf.random.set_seed(1)
+  np.testing.assert_array_equal(a, tf.random.normal((3,), seed=2))
+  del b
+
+
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))
