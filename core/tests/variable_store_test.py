@@ -302,17 +302,28 @@ def test_module_variables_named_as_tf1_with_regularization_losses():
 
 def test_nested_module_regularization_losses_are_collected():
 
-  def model(x, training=None):
+  def inner_model(x, training=None):
     del training
     v = v1.get_variable("w", [1], initializer=v1.ones_initializer(),
                         regularizer=lambda w: 3.0 * tf.reduce_sum(w))
     return x * v
 
-  outer = tf.Module()
-  outer.inner = ShimModule(model)
-  outer.inner(tf.ones([1]))
-  type(outer)  # plain tf.Module: no property; use the inner's collection.
-  assert [float(l) for l in outer.inner.regularization_losses] == [3.0]
+  inner = ShimModule(inner_model)
+
+  def outer_model(x, training=None):
+    del training
+    with v1.variable_scope("outer"):
+      v = v1.get_variable("u", [1], initializer=v1.ones_initializer(),
+                          regularizer=lambda w: 5.0 * tf.reduce_sum(w))
+      return inner(x * v)
+
+  outer = ShimModule(outer_model)
+  outer.inner = inner
+  outer(tf.ones([1]))
+  assert sorted(v.name for v in outer.variables) == ["outer/u:0",
+                                                     "outer/w:0"]
+  assert sorted(float(l) for l in outer.regularization_losses) == [3.0, 5.0]
+  assert [float(l) for l in inner.regularization_losses] == [3.0]
 
 
 def test_tf1_name_for_every_kind_of_variable():
