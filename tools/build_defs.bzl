@@ -27,3 +27,56 @@ def py_test_files(srcs, deps = [], data = [], size = "medium", shard_count = Non
             tags = tags,
             python_version = "PY3",
         )
+
+STAGES = [
+    "stage1_functional_v1",
+    "stage2_oo_v1",
+    "stage3_partially_native",
+    "stage4_fully_native",
+]
+
+def example_stages(name, stages = STAGES, srcs = None, size = "medium"):
+    """An example project under examples/: its library and one test per stage.
+
+    The example's folder holds the four stage modules, `stages_test.py`
+    (the standard tests of examples/curriculum/stage_tests.py, a class per
+    stage) and `golden/` (its TF1 checkpoint). Makes:
+      :<name>            py_library of the stage modules (and helpers)
+      :<stage>_test      for each stage: that stage's class of stages_test.py
+                         (`-k TestStageN`), with the golden checkpoint as data
+
+    Args:
+      name: the example's name (its folder).
+      stages: the stage modules, in order (default: the four standard ones).
+      srcs: the library's sources (default: every .py but the test).
+      size: Bazel test size of each stage's test.
+    """
+    native.py_library(
+        name = name,
+        srcs = srcs if srcs != None else native.glob(
+            ["*.py"],
+            exclude = ["*_test.py"],
+        ),
+        data = native.glob(["golden/*"]),
+        deps = [
+            "//core:tf1shim",
+            "//examples/curriculum",
+            "//examples/data",
+        ],
+        visibility = ["//visibility:public"],
+    )
+    for number, stage in enumerate(stages, 1):
+        native.py_test(
+            name = stage + "_test",
+            srcs = ["stages_test.py"],
+            main = "stages_test.py",
+            args = ["-k", "TestStage%d" % number],
+            data = native.glob(["golden/*"]),
+            deps = [
+                ":" + name,
+                "//examples/curriculum",
+                "//testing",
+            ],
+            size = size,
+            python_version = "PY3",
+        )

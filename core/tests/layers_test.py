@@ -272,6 +272,37 @@ def test_functional_layers_are_kept_across_calls_but_checked():
     shim(np.ones([1, 3], np.float32))
 
 
+@pytest.mark.parametrize("tf1_layer,keras_layer,input_shape", [
+    (lambda: layers.Dense(3), lambda: keras.layers.Dense(3), (2, 4)),
+    (lambda: layers.Conv2D(3, 2), lambda: keras.layers.Conv2D(3, 2),
+     (2, 5, 5, 2)),
+    (lambda: layers.Conv2DTranspose(3, 2),
+     lambda: keras.layers.Conv2DTranspose(3, 2), (2, 5, 5, 2)),
+    (lambda: layers.SeparableConv2D(3, 2),
+     lambda: keras.layers.SeparableConv2D(3, 2), (2, 5, 5, 2)),
+    (lambda: layers.BatchNormalization(),
+     lambda: keras.layers.BatchNormalization(), (2, 5, 5, 2)),
+])
+def test_object_checkpoint_of_a_tf1_layer_loads_into_its_keras_layer(
+    tf1_layer, keras_layer, input_shape, tmp_path):
+  # The guide's migration step 4: an object-based checkpoint written while a
+  # TF1 layer object was an attribute loads after it is swapped for Keras's.
+  x = np.random.RandomState(0).rand(*input_shape).astype(np.float32)
+  old = tf1_layer()
+  old(x)
+  for v in old.weights:
+    v.assign(np.random.RandomState(len(v.name)).rand(*v.shape))
+  path = tf.train.Checkpoint(layer=old).write(str(tmp_path / "ckpt"))
+  new = keras_layer()
+  new(x)
+  status = tf.train.Checkpoint(layer=new).read(path)
+  status.assert_existing_objects_matched()
+  status.assert_consumed()
+  for a, b in zip(sorted(old.weights, key=lambda v: v.name),
+                  sorted(new.weights, key=lambda v: v.name)):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def test_unsupported_batch_norm_options_fail_clearly():
   with pytest.raises(NotImplementedError, match="renorm"):
     layers.BatchNormalization(renorm=True)

@@ -58,11 +58,18 @@ class _Conv(base.Layer):
   def create_variables(self, input_shape):
     kernel_shape = self.kernel_size + (self._input_channels(input_shape),
                                        self.filters)
-    self.kernel = self.add_tf1_variable(
+    # Held as `_kernel`, as Keras 3's convolutions do: an object-based
+    # checkpoint then has the same key for this layer and its Keras 3
+    # replacement (the guide's migration step 4 depends on it).
+    self._kernel = self.add_tf1_variable(
         "kernel", shape=kernel_shape, initializer=self.kernel_initializer,
         regularizer=self.kernel_regularizer,
         constraint=self.kernel_constraint)
     self._build_bias()
+
+  @property
+  def kernel(self):
+    return self._kernel
 
   def _build_bias(self):
     if self.use_bias:
@@ -144,6 +151,9 @@ class Conv2DTranspose(Conv2D):
 
   Kernel shape `kernel_size + (filters, input_channels)`.
   """
+
+  # A plain attribute here, as in Keras 3's Conv2DTranspose (see `_Conv`).
+  kernel = None
 
   def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                data_format="channels_last", activation=None, use_bias=True,

@@ -39,7 +39,10 @@ class Dense(base.Layer):
     if last_dim is None:
       raise ValueError("The last dimension of the inputs to `Dense` should be "
                        "defined. Found `None`.")
-    self.kernel = self.add_tf1_variable(
+    # Held as `_kernel`, as Keras 3's Dense does: an object-based checkpoint
+    # then has the same key for this layer and its Keras 3 replacement (the
+    # guide's migration step 4 depends on it).
+    self._kernel = self.add_tf1_variable(
         "kernel", shape=[last_dim, self.units],
         initializer=self.kernel_initializer,
         regularizer=self.kernel_regularizer,
@@ -50,6 +53,10 @@ class Dense(base.Layer):
           regularizer=self.bias_regularizer, constraint=self.bias_constraint)
     else:
       self.bias = None
+
+  @property
+  def kernel(self):
+    return self._kernel
 
   def call(self, inputs):
     inputs = tf.convert_to_tensor(inputs)
