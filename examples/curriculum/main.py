@@ -47,9 +47,9 @@ SHUFFLE_SEED = 7
 class Progress:
   """One status line on stderr, rewritten in place on a terminal."""
 
-  def __init__(self, stream=sys.stderr):
-    self.stream = stream
-    self.tty = stream.isatty()
+  def __init__(self, stream=None):
+    self.stream = stream or sys.stderr
+    self.tty = self.stream.isatty()
     self.last = 0.0
 
   def show(self, text, final=False):
