@@ -80,3 +80,36 @@ def example_stages(name, stages = STAGES, srcs = None, size = "medium"):
             size = size,
             python_version = "PY3",
         )
+
+def slim_network(name, size = "large"):
+    """A ported slim network under slim_port/: its library and its test.
+
+    The folder holds the four stage modules, `slim_names.rules` (the naming
+    table) and `stages_test.py` (the standard tests of
+    slim_port/staging/stage_tests.py, all stages in one target: they share
+    one TF1-written checkpoint, which is costly to write).
+    """
+    native.py_library(
+        name = name,
+        srcs = native.glob(["*.py"], exclude = ["*_test.py"]),
+        data = ["slim_names.rules"],
+        deps = [
+            "//core:tf1shim",
+            # TF1BatchNormalization: Keras 3 batch norm with TF1's update.
+            "//examples/batchnorm",
+            "//slim_port/staging",
+        ],
+        visibility = ["//visibility:public"],
+    )
+    native.py_test(
+        name = "stages_test",
+        srcs = ["stages_test.py"],
+        main = "stages_test.py",
+        deps = [
+            ":" + name,
+            "//slim_port/staging",
+            "//testing",
+        ],
+        size = size,
+        python_version = "PY3",
+    )

@@ -21,12 +21,15 @@ Why each is needed:
   stateful ops inside its scope (`keras_random_as_tf_stateful_ops`). Draws
   made during Keras's symbolic shape inference only feed placeholders
   (`in_symbolic_trace`).
+* Converting a checkpoint to `.weights.h5` walks the model with Keras's own
+  writer (`saving_lib._save_state`, `saving_lib.H5IOStore`), so the file's
+  layout is Keras's, but writes each variable's dataset itself, streamed
+  from the checkpoint (`save_weights_from`).
 """
 
 import contextlib
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras.src import backend as _backend
 from keras.src.backend.common import global_state as _global_state
@@ -254,24 +257,24 @@ def marking_variable_initialization(context_factory):
     variable_class._initialize_with_initializer = original  # pylint: disable=protected-access
 
 
-def save_weights_from(model, path, entry_of, read, on_written=None,
-                      before_close=None):
-  """Writes `model`'s `.weights.h5` with values read from elsewhere.
+def save_weights_from(model, path, write_variable, before_close=None):
+  """Writes `model`'s `.weights.h5`, each variable's dataset by a callback.
 
-  Keras's own writer walks the model (so the file is exactly what
-  `model.save_weights` would write and `model.load_weights` reads); each
-  variable's value is replaced, as it is written, by `read(entry_of(v))`,
-  one tensor at a time, and written without an intermediate copy;
-  `on_written(entry, dataset)` is called once it is (the h5py dataset, open
-  in the file being written); `before_close()` runs before the file is
-  closed. Returns {h5 dataset path: entry}.
+  Keras's own writer walks the model, so the file is exactly what
+  `model.save_weights` would write and `model.load_weights` reads. Where it
+  would store a variable's value, `write_variable(variable, group, key)` is
+  called instead and must create the h5py dataset `key` in `group` (the
+  open h5py group where Keras puts that variable), with the variable's shape
+  and dtype: the value can come from elsewhere, in pieces, and the variable
+  need not hold it. `before_close()` runs before the file is closed.
+  Returns {h5 dataset path: variable}.
   """
   import h5py  # pylint: disable=g-import-not-at-top
   from keras.src.saving import saving_lib  # pylint: disable=g-import-not-at-top
   written = {}
 
-  class SubstitutingStore(saving_lib.H5IOStore):
-    """Keras's H5 store, writing substituted values straight to disk."""
+  class CallbackStore(saving_lib.H5IOStore):
+    """Keras's H5 store, leaving variables' datasets to `write_variable`."""
 
     def _get_h5_file(self, path_or_io, mode=None):
       # The newest HDF5 format writes large datasets several times faster;
@@ -281,20 +284,13 @@ def save_weights_from(model, path, entry_of, read, on_written=None,
     def __setitem__(self, key, value):
       if not isinstance(value, keras.Variable):
         return super().__setitem__(key, value)
-      entry = entry_of(value)
-      value = np.ascontiguousarray(read(entry))
       if not self._h5_entry_initialized:
         self._create_h5_group(self._h5_entry_path)
       group = self._h5_entry_path
-      written[(group + "/vars/" if group else "vars/") + key] = entry
-      dataset = self._h5_entry_group.create_dataset(key, shape=value.shape,
-                                                    dtype=value.dtype)
-      if value.size:
-        dataset.write_direct(value)
-      if on_written is not None:
-        on_written(entry, dataset)
+      written[(group + "/vars/" if group else "vars/") + key] = value
+      write_variable(value, self._h5_entry_group, key)
 
-  store = SubstitutingStore(path, mode="w")
+  store = CallbackStore(path, mode="w")
   try:
     saving_lib._save_state(  # pylint: disable=protected-access
         model, weights_store=store, assets_store=None, inner_path="",
@@ -306,21 +302,3 @@ def save_weights_from(model, path, entry_of, read, on_written=None,
     finally:
       store.close()
   return written
-
-
-def dataset_digest(dataset, rows_per_read=1024):
-  """(dtype, shape, CRC-32) of an h5py dataset, read back in slices of
-  `rows_per_read` rows (memory stays small). The file is flushed first, so
-  the bytes are read back through the operating system."""
-  import zlib  # pylint: disable=g-import-not-at-top
-  dataset.file.flush()
-  crc = 0
-  if dataset.size:
-    if dataset.shape:
-      for start in range(0, dataset.shape[0], rows_per_read):
-        crc = zlib.crc32(memoryview(np.ascontiguousarray(
-            dataset[start:start + rows_per_read])).cast("B"), crc)
-    else:
-      crc = zlib.crc32(memoryview(np.ascontiguousarray(dataset[()])).cast(
-          "B"))
-  return (np.dtype(dataset.dtype).str, tuple(dataset.shape), crc)

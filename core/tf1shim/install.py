@@ -1,12 +1,15 @@
 """`tf1shim.install()`: the guide's TF1 entry points, back on Keras 3."""
 
+import importlib
 import sys
 import types
+import warnings
 
 import tensorflow as tf
 
 from tf1shim import determinism
 from tf1shim import layers
+from tf1shim import slim_compat
 from tf1shim import tracking
 
 _installed = False
@@ -27,7 +30,10 @@ def install():
   * `tf.compat.v1.keras.utils.track_tf1_style_variables`,
     `get_or_create_layer` and `DeterministicRandomTestTool` (Keras 3 has
     none of them);
-  * `tf.compat.v1.layers.*` (Keras 3 refuses every one of them).
+  * `tf.compat.v1.layers.*` (Keras 3 refuses every one of them);
+  * tf-slim, when it is installed: `tf1shim.slim_compat.apply()` repairs
+    `slim.batch_norm` and what `tf_slim.layers` and `tf_slim.nets` need on
+    TF 2.21 / Keras 3.
 
   Returns:
     None.
@@ -38,8 +44,47 @@ def install():
   utils_module = tf.compat.v1.keras.utils  # Keras 3's keras.utils.
   for name, value in KERAS_UTILS.items():
     setattr(utils_module, name, value)
+  # The layers first: their `import tensorflow.compat.v1` must come before
+  # tf-slim's (see _compat_v1_modules).
   _install_layers_module()
+  _repair_tf_slim()
   _installed = True
+
+
+def _compat_v1_modules():
+  """Every module object that code reaches as TF's v1 API.
+
+  `tf.compat.v1` and `import tensorflow.compat.v1 as tf` (the usual TF1
+  idiom, tf-slim's too) are not the same object: the import executes TF's
+  v1 API module a second time, under that name, with its own `layers` set
+  to Keras 3's refusing loader, and rebinds `tf.compat.v1` to it. Importing
+  it here, before the layers are installed, makes both spellings reach them
+  whatever is imported afterwards.
+  """
+  before = tf.compat.v1
+  alias = importlib.import_module("tensorflow.compat.v1")
+  # The first one, which code may have captured (`v1 = tf.compat.v1`)
+  # before an `import tensorflow.compat.v1` rebound `tf.compat.v1`.
+  original = sys.modules.get("tensorflow._api.v2.compat.v1", before)
+  modules = []
+  for module in (original, before, alias, tf.compat.v1):
+    if all(module is not m for m in modules):
+      modules.append(module)
+  return modules
+
+
+def _repair_tf_slim():
+  """`slim_compat.apply()` if tf-slim is installed; never fails for it."""
+  try:
+    slim_compat.apply()
+  except ModuleNotFoundError as e:
+    if e.name != "tf_slim":
+      raise
+    # tf-slim is not installed: nothing to repair.
+  except RuntimeError as e:
+    # Another tf-slim or TensorFlow version: leave it alone, say so.
+    warnings.warn("%s tf-slim is left as it is." % e, UserWarning,
+                  stacklevel=3)
 
 
 def _missing_layer(name):
@@ -60,7 +105,8 @@ def _install_layers_module():
   for name in layers.LAYER_NAMES:
     setattr(module, name, getattr(layers, name))
   module.__getattr__ = _missing_layer
-  tf.compat.v1.layers = module
+  for v1_module in _compat_v1_modules():
+    v1_module.layers = module
   for module_name in ("tensorflow.compat.v1.layers",
                       "tensorflow._api.v2.compat.v1.layers"):
     sys.modules[module_name] = module

@@ -191,6 +191,10 @@ class VariableStore:
       if fresh_scopes and not nested:
         # After the store: the new root scope must see it to keep `reuse`.
         stack.enter_context(_tf_internal.fresh_variable_scopes())
+        # And the root name scope, as in a TF1 graph: names TF1 code derives
+        # from name scopes (tf-slim's end points, op names) are then TF1's,
+        # without the Keras layer's own scope in front.
+        stack.enter_context(_tf_internal.root_name_scope())
       self._thread_state.accessed = set()
       self._thread_state.functional_used = set()
       try:

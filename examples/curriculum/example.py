@@ -43,18 +43,20 @@ class Stage:
     """The first line of the module's docstring."""
     return (self.module.__doc__ or self.name).strip().splitlines()[0]
 
-  def build_model(self):
-    return self.module.build_model()
+  def build_model(self, **kwargs):
+    return self.module.build_model(**kwargs)
 
   @property
   def tf1_names(self):
-    """(regex, replacement) rules from this stage's names to TF1 names, or
-    None when they are the TF1 names."""
+    """`name -> TF1 name` by this stage's `TF1_NAMES` rules (the first
+    matching rule rewrites, as in a mapping file), or None when its names
+    are the TF1 names. Both `tf1shim.comparison` and
+    `tf1shim.checkpoints.restore_checkpoint` take it as `mapping`."""
     text = getattr(self.module, "TF1_NAMES", "")
     if not text:
       return None
-    return [(rule.pattern, rule.replacement)
-            for rule in checkpoints.parse_rules(text, self.name + ".TF1_NAMES")]
+    rules = checkpoints.parse_rules(text, self.name + ".TF1_NAMES")
+    return lambda name: checkpoints.map_by_rules([name], rules)[name]
 
   def tf1_name_map(self, model):
     """{variable name in `model` (built): its TF1 name}. A variable's name is

@@ -6,7 +6,6 @@ tensor with the source, then rename into place. Inputs are never written;
 on any error nothing is left behind.
 """
 
-import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -17,8 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from tf1shim import _keras_internal
+from tf1shim.checkpoints import bundle as bundle_lib
 from tf1shim.checkpoints import reader as reader_lib
 from tf1shim.checkpoints import restore as restore_lib
+from tf1shim.checkpoints import streaming
 
 
 class ConversionError(ValueError):
@@ -50,7 +51,15 @@ def _staging(out_dir):
 
 def to_keras_weights(checkpoint, model, out_path, mapping=None,
                      ignore=restore_lib.TRAINING_STATE):
-  """TF1 checkpoint -> Keras 3 `.weights.h5` of `model`, one tensor at a time.
+  """TF1 checkpoint -> Keras 3 `.weights.h5` of `model`, streamed, verified.
+
+  Plain numeric tensors are copied from the checkpoint's data files chunk by
+  chunk (memory is a few chunks, not a tensor): their bytes must match the
+  CRC32C in the checkpoint's index, as for TensorFlow's reader, and each
+  written dataset, read back from the file, must match them. Other entries
+  (strings, partitioned variables, big-endian checkpoints) are read by
+  TensorFlow, one tensor at a time, then written and checked the same way.
+  The file is renamed into place only once all of it has been checked.
 
   Args:
     checkpoint: the TF1 checkpoint prefix.
@@ -74,43 +83,66 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
                                           dry_run=True, ignore=ignore)
   entry_of = {id(v): report.assigned[name]
               for name, v in restore_lib.model_variables(model)}
-  with _staging(out_dir) as staging:
+  with _staging(out_dir) as staging, _raw_bundle(reader) as bundle, \
+      streaming.VerifiedWriter() as writer:
     staged = os.path.join(staging, os.path.basename(out_path))
-    # Two threads: one checksums each tensor while it is written; the other
-    # reads it back from the file and checks it while the next tensor is
-    # read from the checkpoint. Memory stays about one tensor.
-    digests, checks, failures = {}, [], []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as hasher, \
-        concurrent.futures.ThreadPoolExecutor(max_workers=1) as checker:
+    failures = []
 
-      def read(entry):
-        value = reader.read(entry)
-        digests[entry] = hasher.submit(_digest, value)
-        return value
+    def write_variable(variable, group, key):
+      entry = entry_of[id(variable)]
+      source = _source(reader, bundle, entry)
+      if tuple(source.shape) != tuple(variable.shape):
+        raise ConversionError("%s: the checkpoint's %s has shape %s, the "
+                              "variable %s." % (out_path, entry, source.shape,
+                                                tuple(variable.shape)))
+      writer.write(group, key, source, label=entry)
 
-      def check(entry, dataset, expected):
-        if _keras_internal.dataset_digest(dataset) != expected:
-          return "%s differs from %s" % (dataset.name, entry)
-        return None
-
-      def written_one(entry, dataset):
-        expected = digests[entry].result()  # frees the tensor's reference
-        checks.append(checker.submit(check, entry, dataset, expected))
-
-      written = _keras_internal.save_weights_from(
-          model, staged, lambda variable: entry_of[id(variable)], read,
-          on_written=written_one,
-          before_close=lambda: failures.extend(
-              f.result() for f in checks if f.result()))
+    written = _keras_internal.save_weights_from(
+        model, staged, write_variable,
+        before_close=lambda: failures.extend(writer.wait()))
     if failures:
       raise ConversionError("Verification of %s failed: %s." % (
           out_path, "; ".join(failures)))
-    if sorted(written.values()) != sorted(report.assigned.values()):
+    if sorted(entry_of[id(v)] for v in written.values()) != sorted(
+        report.assigned.values()):
       raise ConversionError("Keras wrote %d variables of the model, the "
                             "mapping has %d." % (len(written),
                                                  len(report.assigned)))
     os.replace(staged, out_path)
   return report
+
+
+@contextlib.contextmanager
+def _raw_bundle(reader):
+  """The checkpoint's `bundle.Bundle`, or None where TensorFlow must read.
+
+  A damaged index raises `CheckpointError`; a valid one in a form the bundle
+  module does not read (compressed, another version) is left to `reader`.
+  """
+  try:
+    bundle = bundle_lib.Bundle(reader.prefix)
+  except bundle_lib.UnsupportedBundle:
+    yield None
+    return
+  with bundle:
+    yield bundle
+
+
+def _source(reader, bundle, entry):
+  """Entry `entry` as a `streaming` source.
+
+  Plain numeric tensors are read from the data file chunk by chunk, their
+  CRC32C checked against the index's (what `get_tensor` checks); anything
+  else (strings, partitioned variables, big-endian files), or an entry the
+  index describes otherwise than TensorFlow does, is read whole by
+  TensorFlow.
+  """
+  raw = bundle.entries.get(entry) if bundle is not None else None
+  expected = reader.entries[entry]
+  if (raw is not None and raw.raw and raw.shape == expected.shape and
+      raw.dtype == expected.dtype):
+    return bundle.reader(entry)
+  return streaming.ArraySource(reader.read(entry))
 
 
 def to_tf2_checkpoint(checkpoint, model, out_prefix, mapping=None,

@@ -1,0 +1,78 @@
+"""Splitting a C-order tensor into row-aligned chunks of bounded size, and
+reading a chunk's bytes from a file.
+
+Large tensors are copied (checkpoint -> buffer -> `.weights.h5` -> buffer)
+one chunk at a time, so memory stays a few chunks, not a tensor. Each chunk
+is both a contiguous byte range of the tensor's C-order bytes (how a
+checkpoint's data file stores it) and a box of the tensor (how an h5py
+dataset is written), so the same plan serves both sides.
+"""
+
+import dataclasses
+import itertools
+import math
+import os
+
+# Big enough that per-chunk overheads (a system call, an h5py selection)
+# vanish; small enough that the three chunks in flight while converting
+# stay in a server's L3 cache (32 MiB here), so a chunk read from the
+# checkpoint is checksummed and written from the cache: 8 MiB chunks
+# convert 10-20% faster than 32 MiB ones on the project's machine.
+DEFAULT_BYTES = 8 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+  selection: tuple  # slices, one per leading axis: the box in the tensor
+  shape: tuple      # the box's shape
+  start: int        # byte offset in the tensor's C-order bytes
+  nbytes: int
+
+
+def plan(shape, itemsize, max_bytes=None):
+  """The chunks, in byte order, that tile a tensor of `shape`.
+
+  A chunk spans whole "rows" of the first axis whose rows fit in
+  `max_bytes`; when even one row of an axis is larger, that axis is taken
+  one index at a time and the next axis is split instead. A zero-size
+  tensor has no chunks; a scalar or a tensor within `max_bytes` (default
+  `DEFAULT_BYTES`) has one.
+  """
+  shape = tuple(int(d) for d in shape)
+  max_bytes = max(max_bytes or DEFAULT_BYTES, itemsize)
+  total = math.prod(shape) * itemsize
+  if total == 0:
+    return []
+  if total <= max_bytes:
+    whole = (slice(None),) if shape else ()  # a scalar has no axis
+    return [Chunk(whole, shape, 0, total)]
+  # The first axis whose rows (everything after it) fit in `max_bytes`;
+  # one element always fits, so the last axis qualifies at worst.
+  axis = next(a for a in range(len(shape))
+              if math.prod(shape[a + 1:]) * itemsize <= max_bytes)
+  row_bytes = math.prod(shape[axis + 1:]) * itemsize
+  rows = max_bytes // row_bytes
+  chunks = []
+  for outer in itertools.product(*(range(d) for d in shape[:axis])):
+    outer_start = itemsize * sum(i * math.prod(shape[a + 1:])
+                                 for a, i in enumerate(outer))
+    for first in range(0, shape[axis], rows):
+      last = min(first + rows, shape[axis])
+      chunks.append(Chunk(
+          tuple(slice(i, i + 1) for i in outer) + (slice(first, last),),
+          (1,) * axis + (last - first,) + shape[axis + 1:],
+          outer_start + first * row_bytes, (last - first) * row_bytes))
+  return chunks
+
+
+def read_exactly(fd, buffer, offset):
+  """Fills `buffer` (writable, e.g. a uint8 array) from file `fd` at
+  `offset`; EOFError if the file ends first. `os.preadv` releases the GIL
+  and needs no shared file position, so threads can read at once."""
+  view, filled = memoryview(buffer).cast("B"), 0
+  while filled < len(view):
+    n = os.preadv(fd, [view[filled:]], offset + filled)
+    if n == 0:
+      raise EOFError("it ends at byte %d, %d bytes short" % (
+          offset + filled, len(view) - filled))
+    filled += n

@@ -1,0 +1,116 @@
+"""inception_v1's stages: the standard tests of slim_port/staging/stage_tests.py,
+and two of its own, for every stage: slim's weight decay, and the moving
+variances moving by the Bessel-corrected batch variance, as slim's fused
+batch norm moves them.
+
+Why the batch-norm test: slim's inception_v1 decays its averages by 0.9997, so
+one training step changes a moving variance near 1 by 3e-4 times the batch
+variance; the standard test's tolerance (1e-4) cannot tell the unbiased
+batch variance (slim, `TF1BatchNormalization`) from the biased one (Keras
+3's `BatchNormalization`). From moving variances set to 0, one step leaves
+0.0003 * (batch variance) * n / (n - 1), and the biased variance is 1 / (n - 1)
+smaller: 1% for the last modules (n = 2 * 7 * 7 values per channel at the
+test's input size), 2e-4 for the stem's last convolution (n = 2 * 49 * 49).
+Measured: correct stages agree within 4.3e-5 relative (float32 sums over up
+to 2 * 97 * 97 values); with Keras's `BatchNormalization` swapped in,
+stage 3 is 1.8e-4 off and stage 4 1.0e-2, so rtol 1e-4 tells them apart.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf1shim
+from tf1shim import checkpoints
+from examples.curriculum import example as example_lib
+from slim_port.staging import network as network_lib
+from slim_port.staging import reference
+from slim_port.staging import stage_tests
+from testing.pytest_main import pytest_main
+
+globals().update(stage_tests.test_namespace("inception_v1"))
+
+NETWORK = network_lib.load("inception_v1")
+v1 = tf.compat.v1
+
+
+def _random_tool():
+  return tf1shim.DeterministicRandomTestTool(mode="constant")
+
+
+def _with_zero_moving_variances(prefix, out_prefix):
+  """Writes `prefix`'s checkpoint with every moving_variance set to 0."""
+  reader = tf.train.load_checkpoint(prefix)
+  with tf.Graph().as_default():
+    variables = {}
+    for name in reader.get_variable_to_shape_map():
+      value = reader.get_tensor(name)
+      if name.endswith("/moving_variance"):
+        value = np.zeros_like(value)
+      variables[name] = v1.Variable(value, name=name)
+    saver = v1.train.Saver(variables)
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      saver.save(sess, out_prefix, write_meta_graph=False, write_state=False)
+  return out_prefix
+
+
+@pytest.fixture(scope="module")
+def zero_variance_training(slim_checkpoint, tmp_path_factory):
+  """(checkpoint, {moving_variance name: value after one graph training
+  forward}) from moving variances set to 0."""
+  prefix, images = slim_checkpoint
+  zeroed = _with_zero_moving_variances(
+      prefix, str(tmp_path_factory.mktemp("zeroed") / "model.ckpt"))
+  _, values = reference.training_forward(
+      NETWORK.slim_model_fn, images, NETWORK.published_num_classes, zeroed,
+      _random_tool())
+  return zeroed, {name: value for name, value in values.items()
+                  if name.endswith("/moving_variance")}
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4])
+def test_moving_variance_moves_by_the_unbiased_batch_variance(
+    number, slim_checkpoint, zero_variance_training):
+  _, images = slim_checkpoint
+  zeroed, want = zero_variance_training
+  stage = NETWORK.stage(number)
+  with _random_tool().scope():
+    model = stage.build_model(num_classes=NETWORK.published_num_classes)
+    model(images, training=False)
+    checkpoints.restore_checkpoint(zeroed, model, mapping=stage.tf1_names,
+                                   strict=True)
+    model(images, training=True)
+  names = stage.tf1_name_map(model)
+  got = {names[example_lib.variable_name(v)]: v.numpy()
+         for v in model.weights}
+  assert len(want) == 57
+  for name, value in want.items():
+    # Relative: the values are 3e-4 times batch variances (see above).
+    np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-10,
+                               err_msg=name)
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4])
+def test_weight_decay_is_slims(number, slim_checkpoint):
+  """One L2 loss per convolution's weights, slim's `scale * sum(w**2) / 2`
+  with inception_v1_arg_scope's weight_decay (0.00004): the standard tests
+  do not look at regularization."""
+  prefix, images = slim_checkpoint
+  reader = tf.train.load_checkpoint(prefix)
+  weights = [reader.get_tensor(name)
+             for name in reader.get_variable_to_shape_map()
+             if name.endswith("/weights")]
+  want = sum(0.00004 * np.sum(np.square(w, dtype=np.float64)) / 2
+             for w in weights)
+  stage = NETWORK.stage(number)
+  model = stage.build_model(num_classes=NETWORK.published_num_classes)
+  model(images, training=False)
+  checkpoints.restore_checkpoint(prefix, model, mapping=stage.tf1_names,
+                                 strict=True)
+  assert len(model.losses) == len(weights) == 58
+  np.testing.assert_allclose(float(sum(model.losses)), want, rtol=1e-5)
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))

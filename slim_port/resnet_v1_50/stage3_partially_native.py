@@ -1,0 +1,103 @@
+"""Stage 3, partially native: the root and block1 become Keras 3 layers.
+
+The root (`conv1`, `pool1`) and `block1` (three bottleneck units) are Keras
+3 layers created in `__init__`: the custom layers of `keras_layers.py`,
+which read like slim's functions — `ConvBN` (`slim.conv2d` with its batch
+norm), `Bottleneck` (`resnet_v1.bottleneck`), `ResNetBlock`
+(`stack_blocks_dense`'s loop over units). `block2` to `block4` and the
+`logits` stay TF1: stage 2's functions, in the decorated `call` under
+`variable_scope("resnet_v1_50")`.
+
+What changes with the Keras layers (see `keras_layers.py`): batch norm is
+`TF1BatchNormalization` (slim's fused kernel moves the moving variance with
+Bessel's correction, Keras 3's `BatchNormalization` without), computed in
+the fused kernel's order of operations; weight decay is
+`keras.regularizers.L2(0.0001 / 2)` (slim's has the 1/2, Keras's not);
+slim's `variance_scaling_initializer()` is Keras's `VarianceScaling` with a
+truncated normal and a rescaled factor.
+
+Names: a Keras 3 path is model name / layer names / variable, and a layer
+name cannot hold `/`: the nested layers give
+`resnet_v1_50/block1/unit_1/conv1/conv/kernel`, which `TF1_NAMES` maps to
+slim's `resnet_v1_50/block1/unit_1/bottleneck_v1/conv1/weights` (slim's
+extra `bottleneck_v1` scope, `BatchNorm` for `batch_norm`), as it maps the
+TF1 layers' `kernel`/`bias`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tf1shim
+from slim_port.resnet_v1_50 import keras_layers
+from slim_port.resnet_v1_50 import stage2_tf1_layers as tf1_layers
+
+tf1shim.install()  # tf.compat.v1.layers on Keras 3.
+v1 = tf.compat.v1
+
+PUBLISHED_NUM_CLASSES = 1000
+KERAS_BLOCKS = 1  # block1 is Keras 3; the following blocks stay TF1
+
+TF1_NAMES = r"""
+# Keras 3 layers (root and block1) -> slim's names
+^resnet_v1_50/conv1/conv/kernel$                         ->  resnet_v1_50/conv1/weights
+^resnet_v1_50/conv1/batch_norm/(\w+)$                    ->  resnet_v1_50/conv1/BatchNorm/\1
+^resnet_v1_50/(block1/unit_\d+)/(\w+)/conv/kernel$       ->  resnet_v1_50/\1/bottleneck_v1/\2/weights
+^resnet_v1_50/(block1/unit_\d+)/(\w+)/batch_norm/(\w+)$  ->  resnet_v1_50/\1/bottleneck_v1/\2/BatchNorm/\3
+# TF1 layers' variable names -> slim's
+^(.*)/kernel$  ->  \1/weights
+^(.*)/bias$    ->  \1/biases
+"""
+
+
+@keras.saving.register_keras_serializable(
+    package="slim_port.resnet_v1_50.stage3")
+class ResNetV1_50(keras.Model):  # pylint: disable=invalid-name
+  """resnet_v1_50 with a Keras 3 root and block1, TF1 blocks 2-4 and logits."""
+
+  def __init__(self, num_classes=PUBLISHED_NUM_CLASSES, name="resnet_v1_50",
+               **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.num_classes = num_classes
+    self.conv1, self.pool1, self.blocks = keras_layers.root_and_blocks(
+        KERAS_BLOCKS)
+
+  @tf1shim.track_tf1_style_variables
+  def call(self, images, training=False, return_end_points=False):
+    end_points = {}
+    net = self.conv1(images, training=training)
+    end_points["resnet_v1_50/conv1"] = net
+    net = self.pool1(net)
+    for block in self.blocks:
+      net, block_points = block(net, training=training)
+      end_points.update({"resnet_v1_50/%s/%s" % (block.name, key): value
+                         for key, value in block_points.items()})
+      end_points["resnet_v1_50/" + block.name] = net
+    with v1.variable_scope("resnet_v1_50"):
+      for block, base_depth, units, stride in (
+          tf1_layers.BLOCKS[KERAS_BLOCKS:]):
+        with v1.variable_scope(block):
+          for unit in range(1, units + 1):
+            with v1.variable_scope("unit_%d" % unit):
+              net = tf1_layers.bottleneck(
+                  net, base_depth * 4, base_depth,
+                  stride if unit == units else 1, training,
+                  "resnet_v1_50/%s/unit_%d" % (block, unit), end_points)
+        end_points["resnet_v1_50/" + block] = net
+      net = tf.reduce_mean(net, [1, 2], keepdims=True, name="pool5")
+      net = tf1_layers.logits_layer(net, self.num_classes)
+      end_points["resnet_v1_50/logits"] = net
+      end_points["predictions"] = tf.nn.softmax(net, name="predictions")
+      logits = tf.squeeze(net, [1, 2], name="SpatialSqueeze")
+    return (logits, end_points) if return_end_points else logits
+
+  def get_config(self):
+    return {**super().get_config(), "num_classes": self.num_classes}
+
+
+def build_model(num_classes=PUBLISHED_NUM_CLASSES, input_size=None):
+  """The stage's model (built on zeros of `input_size` when given)."""
+  model = ResNetV1_50(num_classes)
+  if input_size:
+    model(np.zeros((1, input_size, input_size, 3), np.float32))
+  return model

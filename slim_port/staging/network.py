@@ -1,0 +1,77 @@
+"""What a ported slim network is: a folder with four stages and a naming table.
+
+    slim_port/<network>/
+      stage1_slim.py               the tf_slim network itself under the shim;
+                                   also SLIM_MODEL_FN, the TF1 reference
+      stage2_tf1_layers.py         rewritten with TF1 layers, no arg_scope
+      stage3_partially_native.py   some layers Keras 3
+      stage4_keras.py              Keras 3 only
+      slim_names.rules             the naming table: stage 4's variable paths
+                                   -> slim's checkpoint names (data, in the
+                                   tf1shim.checkpoints mapping format)
+      stages_test.py               the standard tests (stage_tests.py)
+
+Every stage module defines `build_model(num_classes=..., input_size=None)`
+(built on zeros when `input_size` is given), a model called as
+`model(images, training=False, return_end_points=False)` -> logits, or
+(logits, end_points) with slim's end-point names. A stage whose variable
+names are not slim's defines `TF1_NAMES` (mapping rules: model name -> slim
+name). Stage 1 also defines `SLIM_MODEL_FN(images, training, num_classes)
+-> (logits, end_points)`: the tf_slim network with its arg_scope, which the
+tests run in TF1 graphs as the reference.
+"""
+
+import dataclasses
+import importlib
+import os
+
+from examples.curriculum.example import Stage  # the same notion of a stage
+
+NETWORKS = ("vgg_16", "resnet_v1_50", "inception_v1")
+STAGE_MODULES = ("stage1_slim", "stage2_tf1_layers",
+                 "stage3_partially_native", "stage4_keras")
+SLIM_PORT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAMING_TABLE = "slim_names.rules"
+
+
+def naming_table(network_name):
+  """The text of a network's naming table (stage 4 paths -> slim names)."""
+  with open(os.path.join(SLIM_PORT_DIR, network_name, NAMING_TABLE)) as f:
+    return f.read()
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+  name: str
+  stages: tuple
+
+  @property
+  def folder(self):
+    return os.path.join(SLIM_PORT_DIR, self.name)
+
+  @property
+  def slim_model_fn(self):
+    return self.stages[0].module.SLIM_MODEL_FN
+
+  @property
+  def test_input_size(self):
+    """The input size the tests use (reduced where the network allows)."""
+    return self.stages[0].module.TEST_INPUT_SIZE
+
+  @property
+  def published_num_classes(self):
+    """The number of classes of the published slim checkpoints."""
+    return self.stages[0].module.PUBLISHED_NUM_CLASSES
+
+  def stage(self, number):
+    return self.stages[number - 1]
+
+
+def load(name):
+  if name not in NETWORKS:
+    raise ValueError("Unknown network %r; the ported networks are: %s." %
+                     (name, ", ".join(NETWORKS)))
+  return Network(name, tuple(
+      Stage(number, module_name,
+            importlib.import_module("slim_port.%s.%s" % (name, module_name)))
+      for number, module_name in enumerate(STAGE_MODULES, start=1)))
