@@ -2,7 +2,8 @@
 
 import sys
 
-from tf1shim.checkpoints import cli
+# The launcher loads cli.py without importing TensorFlow (fast --help).
+from tf1shim_ckpt import main
 
 if __name__ == "__main__":
-  sys.exit(cli.main())
+  sys.exit(main())

@@ -258,8 +258,39 @@ def test_strict_conversion_leaves_nothing_behind(tf1_checkpoint, tmp_path):
 
 def test_conversion_refuses_to_overwrite_its_input(tf1_checkpoint):
   prefix, _ = tf1_checkpoint
-  with pytest.raises(checkpoints.ConversionError, match="part of\) the input"):
+  with pytest.raises(checkpoints.OutputError, match="it is the input"):
     checkpoints.to_tf2_checkpoint(prefix, ShimLayer(tf1_model), prefix)
+  with pytest.raises(checkpoints.OutputError, match="it is the input"):
+    checkpoints.to_tf2_checkpoint(prefix, ShimLayer(tf1_model), prefix,
+                                  force=True)
+
+
+def test_to_tf1_checkpoint_refuses_two_variables_with_one_name(tmp_path):
+  model = built_native_model()
+  with pytest.raises(checkpoints.MappingError,
+                     match=r"same TF1 name.*model/head <- "):
+    checkpoints.to_tf1_checkpoint(
+        model, str(tmp_path / "model.ckpt"),
+        names=lambda name: "model/head" if "dense" in name else name)
+  assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_outputs_are_kept_unless_force(tf1_checkpoint, tmp_path):
+  prefix, _ = tf1_checkpoint
+  out = str(tmp_path / "m.weights.h5")
+  rules = checkpoints.parse_rules(RULES)
+  checkpoints.to_keras_weights(prefix, built_native_model(), out,
+                               mapping=rules)
+  with open(out, "rb") as f:
+    written = f.read()
+  with pytest.raises(checkpoints.OutputError, match=r"exists .*; pass --force"):
+    checkpoints.to_keras_weights(prefix, built_native_model(), out,
+                                 mapping=rules)
+  with open(out, "rb") as f:
+    assert f.read() == written
+  checkpoints.to_keras_weights(prefix, built_native_model(), out,
+                               mapping=rules, force=True)
+  assert os.listdir(tmp_path) == ["m.weights.h5"]
 
 
 if __name__ == "__main__":

@@ -31,6 +31,18 @@ def test_pip_install_core(tmp_path):
       env=dict(os.environ, PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3"))
   assert check.returncode == 0, check.stderr[-3000:]
   assert check.stdout.strip().startswith(str(target))
+  # The `tf1shim-ckpt` entry point answers --help without TensorFlow.
+  helped = subprocess.run(
+      [sys.executable, "-c",
+       "import sys, tf1shim_ckpt\n"
+       "try:\n  tf1shim_ckpt.main(['--help'])\n"
+       "except SystemExit:\n  pass\n"
+       "print('imported tensorflow:', 'tensorflow' in sys.modules)"],
+      capture_output=True, text=True, check=False, timeout=120,
+      env=dict(os.environ, PYTHONPATH=str(target)))
+  assert helped.returncode == 0, helped.stderr[-3000:]
+  assert "usage:" in helped.stdout
+  assert "imported tensorflow: False" in helped.stdout
 
 
 if __name__ == "__main__":

@@ -7,20 +7,23 @@
         strict=True)
 
 Reading, mapping, verified restore, and conversion (`to_keras_weights`,
-`to_tf2_checkpoint`, `to_tf1_checkpoint`). The command-line tool and the
-large-checkpoint benchmark are still to come (checkpoint issue).
+`to_tf2_checkpoint`, `to_tf1_checkpoint`, which never write an input nor
+replace an existing output unless `force=True`), `check_data` (every byte
+of a checkpoint against its checksums), and the `ckpt` tool (`cli.py`).
 """
 
 from tf1shim.checkpoints.convert import ConversionError
 from tf1shim.checkpoints.convert import to_keras_weights
 from tf1shim.checkpoints.convert import to_tf1_checkpoint
 from tf1shim.checkpoints.convert import to_tf2_checkpoint
+from tf1shim.checkpoints.integrity import check as check_data
 from tf1shim.checkpoints.mapping import load_rules
 from tf1shim.checkpoints.mapping import map_automatically
 from tf1shim.checkpoints.mapping import map_by_rules
 from tf1shim.checkpoints.mapping import MappingError
 from tf1shim.checkpoints.mapping import parse_rules
 from tf1shim.checkpoints.mapping import Rule
+from tf1shim.checkpoints.outputs import OutputError
 from tf1shim.checkpoints.reader import CheckpointError
 from tf1shim.checkpoints.reader import CheckpointReader
 from tf1shim.checkpoints.reader import Entry
@@ -30,7 +33,8 @@ from tf1shim.checkpoints.restore import RestoreReport
 from tf1shim.checkpoints.restore import TRAINING_STATE
 
 __all__ = ["ConversionError", "to_keras_weights", "to_tf1_checkpoint",
-           "to_tf2_checkpoint", "CheckpointError", "CheckpointReader", "Entry", "MappingError",
+           "to_tf2_checkpoint", "check_data", "CheckpointError",
+           "CheckpointReader", "Entry", "MappingError", "OutputError",
            "RestoreError", "RestoreReport", "Rule", "load_rules",
            "map_automatically", "map_by_rules", "parse_rules",
            "restore_checkpoint", "TRAINING_STATE"]

@@ -47,7 +47,7 @@ _RAW_DTYPES = {
 # The bundle format versions this reader knows (TensorFlow's
 # kTensorBundleVersion and kTensorBundleMinProducer).
 _BUNDLE_VERSION, _MIN_PRODUCER = 1, 0
-_ADVICE = ("the checkpoint is corrupt or truncated; copy it again from "
+ADVICE = ("the checkpoint is corrupt or truncated; copy it again from "
            "where it was written, or use another checkpoint")
 
 
@@ -76,6 +76,20 @@ class BundleEntry:
   def raw(self):
     """Whether the bytes at `offset` are the tensor's C-order bytes."""
     return self.dtype is not None and not self.sliced
+
+
+@dataclasses.dataclass(frozen=True)
+class Extent:
+  """The bytes of one index entry (a tensor, or a slice of a partitioned
+  variable) in a data file, and their CRC32C."""
+  name: str
+  sliced: bool      # a partitioned variable's entry (its slices hold data)
+  dtype: int        # a `types_pb2` DataType
+  num_elements: int
+  data_file: str
+  offset: int
+  size: int
+  crc32c: int       # unmasked
 
 
 class Bundle:
@@ -112,11 +126,22 @@ class Bundle:
     self.little_endian = (
         header.endianness == tensor_bundle_pb2.BundleHeaderProto.LITTLE)
     self.entries = {}
+    # Every entry's bytes, slices of partitioned variables included.
+    self.extents = []
     for key, value in pairs[1:]:
+      proto = self._parse(tensor_bundle_pb2.BundleEntryProto, key, value)
+      name = key.decode("utf-8", "replace")
+      if not 0 <= proto.shard_id < max(self.num_shards, 1):
+        raise self._damaged("the entry %r is in shard %d of %d" % (
+            name, proto.shard_id, self.num_shards))
+      self.extents.append(Extent(
+          name=name, sliced=bool(proto.slices), dtype=proto.dtype,
+          num_elements=math.prod(d.size for d in proto.shape.dim),
+          data_file=self.data_file(proto.shard_id), offset=proto.offset,
+          size=proto.size, crc32c=sstable.unmask_crc(proto.crc32c)))
       if key.startswith(b"\0"):
         continue  # a slice of a partitioned variable
-      entry = self._entry(key.decode("utf-8", "replace"), self._parse(
-          tensor_bundle_pb2.BundleEntryProto, key, value))
+      entry = self._entry(name, proto)
       self.entries[entry.name] = entry
     self._files = {}
     self._lock = threading.Lock()
@@ -141,15 +166,22 @@ class Bundle:
     return BundleEntry(
         name=name, dtype=None if dtype is None else np.dtype(dtype),
         shape=tuple(dims),
-        data_file="%s.data-%05d-of-%05d" % (self.prefix, proto.shard_id,
-                                             self.num_shards),
+        data_file=self.data_file(proto.shard_id),
         offset=proto.offset, size=proto.size,
         crc32c=sstable.unmask_crc(proto.crc32c),
         sliced=len(proto.slices) > 0)
 
+  def data_file(self, shard):
+    return "%s.data-%05d-of-%05d" % (self.prefix, shard, self.num_shards)
+
+  @property
+  def data_files(self):
+    """The data files the index names (its header's shard count)."""
+    return [self.data_file(i) for i in range(self.num_shards)]
+
   def _damaged(self, what):
     return BundleError("Checkpoint index %s is damaged: %s; %s." % (
-        self.index_file, what, _ADVICE))
+        self.index_file, what, ADVICE))
 
   def reader(self, name):
     """A `TensorReader` of entry `name`, which must be `raw`."""
@@ -165,7 +197,7 @@ class Bundle:
         except FileNotFoundError as e:
           raise BundleError("Checkpoint %s: its data file %s is missing; "
                             "%s." % (self.prefix, entry.data_file,
-                                     _ADVICE)) from e
+                                     ADVICE)) from e
       return TensorReader(self.prefix, entry, self._files[entry.data_file])
 
   def close(self):
@@ -239,4 +271,4 @@ class TensorReader:
 
   def _damaged(self, what):
     return BundleError("Checkpoint %s: entry %r cannot be read: %s; %s." % (
-        self.prefix, self.entry.name, what, _ADVICE))
+        self.prefix, self.entry.name, what, ADVICE))

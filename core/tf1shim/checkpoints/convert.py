@@ -1,15 +1,19 @@
 """Converting checkpoints between TF1 names and a TF2 model's formats.
 
-Every writer follows the same safety protocol: write under a temporary name
-in the target folder, re-read what was written and compare it tensor by
-tensor with the source, then rename into place. Inputs are never written;
-on any error nothing is left behind.
+Every writer follows the same safety protocol (`outputs.py`): the output
+path is checked first (never an input, compared by real path and inode;
+never an existing output unless `force`); the output is written into a
+staging folder inside the output folder, re-read and compared with the
+source tensor by tensor, then moved into place (the index last for a
+checkpoint). Every byte of the input checkpoint is checked too
+(`integrity.py`: the entries converted through CRC-checking readers, the
+others, such as ignored optimizer slots, by their CRC32C), so a damaged
+input never converts. Inputs are never written; on any error (or
+SIGTERM/SIGINT, which the CLI turns into an exception) nothing is left.
 """
 
 import contextlib
 import os
-import shutil
-import tempfile
 import zlib
 
 import numpy as np
@@ -17,40 +21,27 @@ import tensorflow as tf
 
 from tf1shim import _keras_internal
 from tf1shim.checkpoints import bundle as bundle_lib
+from tf1shim.checkpoints import integrity
+from tf1shim.checkpoints import mapping as mapping_lib
+from tf1shim.checkpoints import outputs
 from tf1shim.checkpoints import reader as reader_lib
 from tf1shim.checkpoints import restore as restore_lib
 from tf1shim.checkpoints import streaming
 
+OutputError = outputs.OutputError
+
 
 class ConversionError(ValueError):
-  """The output could not be written or did not verify; nothing was kept."""
+  """The output did not verify; nothing was kept."""
 
 
-def _check_output(out_path, input_prefix):
-  out_dir = os.path.dirname(os.path.abspath(out_path)) or "."
-  if not os.path.isdir(out_dir):
-    raise ConversionError("Output folder %s does not exist." % out_dir)
-  inputs = {os.path.abspath(p) for p in tf.io.gfile.glob(input_prefix + ".*")}
-  if any(os.path.abspath(out_path) == p or
-         os.path.abspath(p).startswith(os.path.abspath(out_path) + ".")
-         for p in inputs):
-    raise ConversionError("Refusing to write %s: it is (part of) the input "
-                          "checkpoint %s." % (out_path, input_prefix))
-  return out_dir
-
-
-@contextlib.contextmanager
-def _staging(out_dir):
-  """A temporary folder inside `out_dir`, removed whatever happens."""
-  staging = tempfile.mkdtemp(prefix=".tf1shim-", dir=out_dir)
-  try:
-    yield staging
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
+def _inputs(prefix, extra):
+  return outputs.Inputs(outputs.checkpoint_files(prefix) + list(extra))
 
 
 def to_keras_weights(checkpoint, model, out_path, mapping=None,
-                     ignore=restore_lib.TRAINING_STATE):
+                     ignore=restore_lib.TRAINING_STATE, force=False,
+                     inputs=()):
   """TF1 checkpoint -> Keras 3 `.weights.h5` of `model`, streamed, verified.
 
   Plain numeric tensors are copied from the checkpoint's data files chunk by
@@ -68,24 +59,30 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
     out_path: the `.weights.h5` file to write.
     mapping, ignore: as for `restore_checkpoint` (by default the global
       step and optimizer slots are not converted).
+    force: replace `out_path` if it exists (never an input).
+    inputs: other files the caller read (a rules file), never written.
 
   Returns:
     The `RestoreReport` of the mapping (strict: every variable set, every
     entry used or ignored).
+
+  Raises:
+    CheckpointError: the checkpoint is missing or damaged.
+    OutputError: `out_path` cannot be written (see `outputs.check`).
+    RestoreError, MappingError: the mapping does not fit.
+    ConversionError: what was written did not read back the same.
   """
   if not str(out_path).endswith(".weights.h5"):
-    raise ConversionError("The output must end in .weights.h5: %s" %
-                          out_path)
+    raise OutputError("The output must end in .weights.h5: %s" % out_path)
   reader = reader_lib.CheckpointReader(checkpoint)
-  out_dir = _check_output(out_path, reader.prefix)
-  report = restore_lib.restore_checkpoint(reader.prefix, model,
-                                          mapping=mapping, strict=True,
-                                          dry_run=True, ignore=ignore)
+  sources = _inputs(reader.prefix, inputs)
+  out_dir = outputs.check(out_path, "file", sources, force)
+  report = _checked_plan(reader, model, mapping, ignore)
   entry_of = {id(v): report.assigned[name]
               for name, v in restore_lib.model_variables(model)}
-  with _staging(out_dir) as staging, _raw_bundle(reader) as bundle, \
+  with outputs.Staging(out_dir) as staging, _raw_bundle(reader) as bundle, \
       streaming.VerifiedWriter() as writer:
-    staged = os.path.join(staging, os.path.basename(out_path))
+    staged = os.path.join(staging.path, os.path.basename(out_path))
     failures = []
 
     def write_variable(variable, group, key):
@@ -97,10 +94,12 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
                                                 tuple(variable.shape)))
       writer.write(group, key, source, label=entry)
 
-    written = _keras_internal.save_weights_from(
-        model, staged, write_variable,
-        before_close=lambda: failures.extend(writer.wait()))
+    with outputs.writing(out_path):
+      written = _keras_internal.save_weights_from(
+          model, staged, write_variable,
+          before_close=lambda: failures.extend(writer.wait()))
     if failures:
+      _raise_write_error(out_path, failures)
       raise ConversionError("Verification of %s failed: %s." % (
           out_path, "; ".join(failures)))
     if sorted(entry_of[id(v)] for v in written.values()) != sorted(
@@ -108,8 +107,38 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
       raise ConversionError("Keras wrote %d variables of the model, the "
                             "mapping has %d." % (len(written),
                                                  len(report.assigned)))
-    os.replace(staged, out_path)
+    outputs.commit_file(staged, out_path, sources, force)
   return report
+
+
+def _checked_plan(reader, model, mapping, ignore):
+  """The mapping's report, once every byte of the checkpoint is checked.
+
+  A damaged checkpoint is a CheckpointError even when the mapping does not
+  fit either: bad input first. The entries the conversion reads are
+  CRC-checked as they are read, so only the layout is checked here for
+  them; then a mapping that does not fit raises RestoreError.
+  """
+  report = restore_lib.restore_checkpoint(reader.prefix, model,
+                                          mapping=mapping, dry_run=True,
+                                          ignore=ignore)
+  integrity.check(reader.prefix, skip=set(report.assigned.values())
+                  if report.complete else ())
+  if not report.complete:
+    raise restore_lib.RestoreError(report)
+  return report
+
+
+def _raise_write_error(out_path, failures):
+  """A check that failed because the file could not be written (a full
+  disk makes the flush before the check fail) is an OutputError."""
+  for failure in failures:
+    if "could not be read back" in failure and (
+        "No space left" in failure or "errno = 28" in failure or
+        "Read-only" in failure):
+      raise OutputError("Cannot write %s: %s; free some space or choose "
+                        "another folder (nothing was written)." % (
+                            out_path, failure))
 
 
 @contextlib.contextmanager
@@ -146,20 +175,28 @@ def _source(reader, bundle, entry):
 
 
 def to_tf2_checkpoint(checkpoint, model, out_prefix, mapping=None,
-                      ignore=restore_lib.TRAINING_STATE):
+                      ignore=restore_lib.TRAINING_STATE, force=False,
+                      inputs=()):
   """TF1 checkpoint -> object-based `tf.train.Checkpoint(model=model)`.
 
   The model is restored (strictly) and written; the written checkpoint is
   restored into the same model's structure and compared with the source.
+  Arguments, errors: as for `to_keras_weights`; `force` replaces an
+  existing checkpoint at `out_prefix` (its old shards included).
   """
   reader = reader_lib.CheckpointReader(checkpoint)
-  out_dir = _check_output(out_prefix, reader.prefix)
-  report = restore_lib.restore_checkpoint(reader.prefix, model,
-                                          mapping=mapping, strict=True,
-                                          ignore=ignore)
-  with _staging(out_dir) as staging:
-    staged = os.path.join(staging, os.path.basename(out_prefix))
-    written = tf.train.Checkpoint(model=model).write(staged)
+  sources = _inputs(reader.prefix, inputs)
+  out_dir = outputs.check(out_prefix, "prefix", sources, force)
+  report = _checked_plan(reader, model, mapping, ignore)
+  restore_lib.restore_checkpoint(reader.prefix, model, mapping=mapping,
+                                 strict=True, ignore=ignore)
+  with outputs.Staging(out_dir) as staging:
+    staged = os.path.join(staging.path, os.path.basename(out_prefix))
+    with outputs.writing(out_prefix):
+      try:
+        written = tf.train.Checkpoint(model=model).write(staged)
+      except tf.errors.OpError as e:
+        raise outputs.write_error(out_prefix, e) from e
     # Every object of the model is found in the file...
     tf.train.Checkpoint(model=model).read(written).assert_consumed()
     # ...and the file's tensors are exactly the source's, as a multiset.
@@ -174,7 +211,8 @@ def to_tf2_checkpoint(checkpoint, model, out_prefix, mapping=None,
     if in_file != in_source:
       raise ConversionError("Verification failed: the written checkpoint's "
                             "tensors differ from the source's.")
-    _move_checkpoint(written, out_prefix)
+    outputs.commit_prefix(staged, out_prefix, sources, force,
+                          trash=staging.path)
   return report
 
 
@@ -185,35 +223,63 @@ def _digest(value):
           zlib.crc32(memoryview(value).cast("B")) if value.size else 0)
 
 
-def to_tf1_checkpoint(model, out_prefix, names=None):
+def to_tf1_checkpoint(model, out_prefix, names=None, force=False,
+                      inputs=()):
   """A model's variables -> TF1 name-based checkpoint (for TF1 pipelines).
 
   Args:
     model: a Keras layer/model, tf.Module or list of variables.
     out_prefix: the checkpoint prefix to write.
     names: optional `model name -> TF1 name` (default: the TF1 name).
+    force: replace an existing checkpoint at `out_prefix` (its old shards
+      included; never an input).
+    inputs: the files the model was loaded from (never written).
+
+  Returns:
+    The TF1 names written, sorted.
+
+  Raises:
+    MappingError: `names` gives two variables the same TF1 name.
+    OutputError, ConversionError: as for `to_keras_weights`.
   """
   named = restore_lib.model_variables(model)
-  var_list = {(names(n) if names else n): v for n, v in named}
-  out_dir = os.path.dirname(os.path.abspath(out_prefix)) or "."
-  if not os.path.isdir(out_dir):
-    raise ConversionError("Output folder %s does not exist." % out_dir)
-  with _staging(out_dir) as staging:
-    staged = os.path.join(staging, os.path.basename(out_prefix))
+  by_target = {}
+  for name, variable in named:
+    by_target.setdefault(names(name) if names else name, []).append(
+        (name, variable))
+  taken = {t: [n for n, _ in pairs] for t, pairs in by_target.items()
+           if len(pairs) > 1}
+  if taken:
+    raise mapping_lib.MappingError(
+        "Several model variables map to the same TF1 name, so one would "
+        "overwrite the other: %s. Fix the rules so that each name is "
+        "written once." % "; ".join(
+            "%s <- %s" % (t, ", ".join(n)) for t, n in sorted(
+                taken.items())))
+  var_list = {target: pairs[0][1] for target, pairs in by_target.items()}
+  sources = outputs.Inputs(list(inputs))
+  out_dir = outputs.check(out_prefix, "prefix", sources, force)
+  with outputs.Staging(out_dir) as staging:
+    staged = os.path.join(staging.path, os.path.basename(out_prefix))
     tensors = {name: tf.convert_to_tensor(v) for name, v in var_list.items()}
     names_sorted = sorted(tensors)
-    tf.raw_ops.SaveV2(prefix=staged, tensor_names=names_sorted,
-                      shape_and_slices=[""] * len(names_sorted),
-                      tensors=[tensors[n] for n in names_sorted])
+    with outputs.writing(out_prefix):
+      try:
+        tf.raw_ops.SaveV2(prefix=staged, tensor_names=names_sorted,
+                          shape_and_slices=[""] * len(names_sorted),
+                          tensors=[tensors[n] for n in names_sorted])
+      except tf.errors.OpError as e:
+        raise outputs.write_error(out_prefix, e) from e
+    integrity.check(staged)
     check = reader_lib.CheckpointReader(staged)
     for name in names_sorted:
-      if not np.array_equal(check.read(name), tensors[name].numpy()):
+      if not np.array_equal(check.read(name), tensors[name].numpy(),
+                            equal_nan=_has_nan(tensors[name])):
         raise ConversionError("Verification failed for %s." % name)
-    _move_checkpoint(staged, out_prefix)
+    outputs.commit_prefix(staged, out_prefix, sources, force,
+                          trash=staging.path)
   return sorted(var_list)
 
 
-def _move_checkpoint(staged_prefix, out_prefix):
-  for path in tf.io.gfile.glob(staged_prefix + ".*"):
-    suffix = path[len(staged_prefix):]
-    os.replace(path, out_prefix + suffix)
+def _has_nan(tensor):
+  return tensor.dtype.is_floating or tensor.dtype.is_complex

@@ -52,17 +52,33 @@ def parse_rules(text, source="<rules>"):
                          (source, number, raw))
     pattern, replacement = (part.strip() for part in line.split("->", 1))
     try:
-      re.compile(pattern)
+      compiled = re.compile(pattern)
     except re.error as e:
       raise MappingError("%s:%d: invalid pattern %r: %s" % (
           source, number, pattern, e)) from e
+    try:
+      # Parses the replacement against the pattern (group references,
+      # escapes) now, not when a name first matches.
+      compiled.sub(replacement, "")
+    except (re.error, IndexError) as e:
+      raise MappingError("%s:%d: invalid replacement %r for pattern %r: %s"
+                         " (the pattern has %d group(s))" % (
+                             source, number, replacement, pattern, e,
+                             compiled.groups)) from e
     rules.append(Rule(pattern, replacement, number))
   return rules
 
 
 def load_rules(path):
-  with open(path) as f:
-    return parse_rules(f.read(), source=path)
+  """The rules of the UTF-8 text file at `path`."""
+  with open(path, "rb") as f:
+    data = f.read()
+  try:
+    text = data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise MappingError("Rules file %s is not UTF-8 text (byte %d); save it "
+                       "as UTF-8." % (path, e.start)) from e
+  return parse_rules(text, source=path)
 
 
 def map_by_rules(model_names, rules):

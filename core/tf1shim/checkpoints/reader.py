@@ -64,14 +64,21 @@ def resolve_prefix(path):
     raise CheckpointError(
         "Checkpoint %s has an index but no data file (%s.data-*-of-*): the "
         "checkpoint is incomplete." % (path, path))
-  expected = int(shards[0].rsplit("-of-", 1)[1])
-  missing = [i for i in range(expected)
-             if not os.path.exists("%s.data-%05d-of-%05d" % (path, i,
-                                                              expected))]
+  # The shard count is the index's (its header), as for TensorFlow: other
+  # shard files beside it (left by an older checkpoint of the same prefix)
+  # are not part of it.
+  from tf1shim.checkpoints import bundle  # pylint: disable=g-import-not-at-top
+  try:
+    with bundle.Bundle(path) as b:
+      expected = b.data_files
+  except bundle.UnsupportedBundle:
+    return path  # TensorFlow's reader reports missing shards itself
+  missing = [f for f in expected if not os.path.isfile(f)]
   if missing:
     raise CheckpointError(
-        "Checkpoint %s is missing data shard(s) %s of %d." % (
-            path, ", ".join(str(i) for i in missing), expected))
+        "Checkpoint %s is missing data shard(s) %s of %d; copy the whole "
+        "checkpoint again." % (path, ", ".join(
+            os.path.basename(f) for f in missing), len(expected)))
   return path
 
 

@@ -16,8 +16,10 @@ compression and without filter blocks:
              bytes, value
 
 The index block maps a key >= every key of a data block to that block's
-handle. Every block's CRC is checked (as TensorFlow's reader does), so a
-damaged file is an error here, never wrong entries.
+handle. Every block's CRC is checked (as TensorFlow's reader does), and
+so are the bytes TensorFlow does not check (the metaindex block, the
+footer's padding, bytes between blocks), so a damaged file is an error
+here, never wrong entries.
 """
 
 import struct
@@ -58,12 +60,36 @@ def entries(table):
   if struct.unpack("<Q", footer[-8:])[0] != MAGIC:
     raise TableError("no table magic number at the end (not a checkpoint "
                      "index, or cut short)")
-  _, pos = _handle(footer, 0)  # the metaindex: empty in checkpoints
-  index_handle, _ = _handle(footer, pos)
-  for _, handle in _block_entries(_block(table, *index_handle), "index"):
-    for key, value in _block_entries(_block(table, *_handle(handle, 0)[0]),
-                                     "data"):
+  metaindex_handle, pos = _handle(footer, 0)
+  index_handle, pos = _handle(footer, pos)
+  # TensorFlow pads the handles with zeros (`Footer::EncodeTo`) and never
+  # reads the metaindex block (checkpoints have no filter): it would accept
+  # damage there. Both are checked here, and that the blocks and the footer
+  # tile the file, so that every byte of the table is checked.
+  if pos > FOOTER_BYTES - 8 or any(footer[pos:FOOTER_BYTES - 8]):
+    raise TableError("the footer's padding is not zero (damaged footer)")
+  _block(table, *metaindex_handle)
+  data_handles = [_handle(handle, 0)[0] for _, handle in _block_entries(
+      _block(table, *index_handle), "index")]
+  _check_tiling(len(table), data_handles + [metaindex_handle, index_handle])
+  for handle in data_handles:
+    for key, value in _block_entries(_block(table, *handle), "data"):
       yield key, value
+
+
+def _check_tiling(table_bytes, handles):
+  """The stored blocks (with their 5-byte trailers) must follow each other
+  from byte 0 to the footer, as TensorFlow writes them."""
+  pos = 0
+  for offset, size in sorted(handles):
+    if offset != pos:
+      raise TableError("bytes %d to %d belong to no block" % (
+          min(pos, offset), max(pos, offset)) if offset > pos else
+                       "blocks overlap at byte %d" % offset)
+    pos = offset + size + _TRAILER_BYTES
+  if pos != table_bytes - FOOTER_BYTES:
+    raise TableError("the blocks end at byte %d, the footer starts at %d" %
+                     (pos, table_bytes - FOOTER_BYTES))
 
 
 def _varint(data, pos, limit=None):
