@@ -492,14 +492,22 @@ def test_install_is_idempotent_and_exposes_every_tf1_layer():
       tf1shim.track_tf1_style_variables)
   assert tf.compat.v1.keras.utils.get_or_create_layer is (
       tf1shim.get_or_create_layer)
-  for name in ["dense", "conv1d", "conv2d", "conv3d", "conv2d_transpose",
-               "separable_conv2d", "max_pooling1d", "max_pooling2d",
-               "max_pooling3d", "average_pooling1d", "average_pooling2d",
-               "average_pooling3d", "batch_normalization", "dropout",
-               "flatten", "Dense", "Conv2D", "BatchNormalization"]:
+  # Every public name of TF 1.15's tf.compat.v1.layers (its API docs).
+  tf1_names = [
+      "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+      "BatchNormalization", "Conv1D", "Conv2D", "Conv2DTranspose", "Conv3D",
+      "Conv3DTranspose", "Dense", "Dropout", "Flatten", "InputSpec", "Layer",
+      "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "SeparableConv1D",
+      "SeparableConv2D", "average_pooling1d", "average_pooling2d",
+      "average_pooling3d", "batch_normalization", "conv1d", "conv2d",
+      "conv2d_transpose", "conv3d", "conv3d_transpose", "dense", "dropout",
+      "flatten", "max_pooling1d", "max_pooling2d", "max_pooling3d",
+      "separable_conv1d", "separable_conv2d"]
+  for name in tf1_names:
     assert getattr(tf.compat.v1.layers, name) is getattr(tf1shim.layers, name)
-  with pytest.raises(AttributeError, match="conv3d_transpose is not provided"):
-    tf.compat.v1.layers.conv3d_transpose  # pylint: disable=pointless-statement
+  # A name TF1 never had gets an error that says what tf1shim provides.
+  with pytest.raises(AttributeError, match="conv4d is not provided"):
+    tf.compat.v1.layers.conv4d  # pylint: disable=pointless-statement
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@ hypothesis (nested scopes named and unnamed, every reuse flag, get_variable,
 every TF1 layer with and without `name`), the variables' names, shapes,
 dtypes and trainable flags, the errors raised, and — with the graph's weights
 copied in — the outputs and regularization losses must equal those of the
-same function run in a `tf.compat.v1.Graph`.
+same function run in a `tf.compat.v1.Graph`. The functions also read the
+graph's collections (`trainable_variables()`, `get_regularization_loss()`,
+...), set `variable_scope` defaults (initializer, regularizer, dtype,
+caching_device, custom_getter) and use the `tf.Variable` API on what
+`get_variable` returns, so those must be TF1's too.
 """
 
 import hypothesis
@@ -114,12 +118,69 @@ def missing_variable_error(x, training=None):
     return layers.dense(x, 2)
 
 
+def collections_and_weight_decay(x, training=None):
+  """Reads its variables and losses back from the graph's collections."""
+  with v1.variable_scope("net"):
+    out = layers.conv2d(x, 4, 3, kernel_regularizer="l2", name="conv")
+    out = layers.batch_normalization(out, training=training)
+    with v1.variable_scope("extra"):
+      gate = v1.get_variable("gate", [4], regularizer=lambda w: tf.reduce_sum(
+          tf.abs(w)), collections=[v1.GraphKeys.GLOBAL_VARIABLES,
+                                   v1.GraphKeys.MODEL_VARIABLES])
+    out = layers.dense(layers.flatten(out * gate), 3, name="head")
+  # Weight decay on every non-bias variable, found by TF1 name, weighted by
+  # position (TF1's order matters); the regularization loss; model variables.
+  trainable = v1.trainable_variables()
+  decay = tf.add_n([(i + 1.0) * tf.nn.l2_loss(v) for i, v in
+                    enumerate(trainable) if "bias" not in v.name])
+  models = v1.model_variables()
+  return out + 1e-3 * decay + v1.losses.get_regularization_loss() + (
+      float(len(v1.global_variables())) + tf.reduce_sum(models[0]))
+
+
+def scope_defaults(x, training=None):
+  del training
+  seen = []
+
+  def recording_getter(getter, name, *args, **kwargs):
+    seen.append(name)
+    return getter(name, *args, **kwargs)
+
+  with v1.variable_scope(
+      "defaults", initializer=v1.constant_initializer(0.3),
+      regularizer=lambda w: 0.1 * tf.reduce_sum(tf.square(w)),
+      custom_getter=recording_getter, caching_device="/cpu:0"):
+    w = v1.get_variable("w", [x.shape[-1], 3])
+    out = layers.dense(x, 3, name="fc")
+    with v1.variable_scope("wide", dtype=tf.float64):
+      d = v1.get_variable("d", [3])
+  assert seen == ["defaults/w", "defaults/fc/kernel", "defaults/fc/bias",
+                  "defaults/wide/d"], seen
+  return tf.matmul(x, w) + out + tf.cast(d, tf.float32)
+
+
+def variable_api(x, training=None):
+  """The tf.Variable API TF1 code uses on what get_variable returns."""
+  del training
+  with v1.variable_scope("api"):
+    w = v1.get_variable("w", [x.shape[-1], 4])
+    b = v1.get_variable("bias", [4], initializer=v1.constant_initializer(0.5))
+    table = v1.get_variable("table", [5, 4])
+  assert (w.op.name, b.dtype.base_dtype, w.get_shape().as_list()) == (
+      "api/w", tf.float32, [x.shape[-1], 4])
+  by_name = {v.name: v for v in (w, b, table)}
+  rows = by_name["api/table:0"].sparse_read([1, 3])
+  return tf.matmul(x, w.read_value()) + b.value() + tf.reduce_sum(rows, 0)
+
+
 CORPUS = [mlp_on_get_variable, cnn_on_v1_layers, every_layer,
           scopes_and_reuse, templates, default_initializers_and_dtypes,
-          reuse_error, missing_variable_error]
+          reuse_error, missing_variable_error, collections_and_weight_decay,
+          scope_defaults, variable_api]
 INPUTS = {mlp_on_get_variable: VECTORS, default_initializers_and_dtypes:
           VECTORS, templates: VECTORS, scopes_and_reuse: VECTORS,
-          reuse_error: VECTORS, missing_variable_error: VECTORS}
+          reuse_error: VECTORS, missing_variable_error: VECTORS,
+          scope_defaults: VECTORS, variable_api: VECTORS}
 
 
 @pytest.mark.parametrize("model_fn", CORPUS, ids=lambda f: f.__name__)
@@ -173,6 +234,8 @@ NAMES = st.sampled_from(["a", "b", "fc"])
 VARIABLE_NAMES = st.sampled_from(["v", "w"])
 REUSE = st.sampled_from([None, False, True, "auto"])
 REGULARIZERS = st.sampled_from([None, "l2", "l1", "lambda"])
+# variable_scope defaults: none, an initializer, a regularizer, or both.
+SCOPE_DEFAULTS = st.sampled_from([None, "initializer", "regularizer", "both"])
 
 
 def _regularizer(name, for_get_variable=False):
@@ -188,7 +251,7 @@ def _regularizer(name, for_get_variable=False):
 def steps(draw, depth=0):
   """A list of program steps; scopes nest up to depth 2."""
   kinds = ["get_variable", "dense", "conv2d", "batch_norm", "pool",
-           "avg_pool", "separable", "transpose", "dropout"]
+           "avg_pool", "separable", "transpose", "dropout", "collections"]
   if depth < 2:
     kinds.append("scope")
   result = []
@@ -196,7 +259,9 @@ def steps(draw, depth=0):
     kind = draw(st.sampled_from(kinds))
     if kind == "scope":
       result.append(("scope", draw(st.one_of(st.none(), NAMES)), draw(REUSE),
-                     draw(steps(depth + 1))))
+                     draw(steps(depth + 1)), draw(SCOPE_DEFAULTS)))
+    elif kind == "collections":
+      result.append(("collections",))
     elif kind == "get_variable":
       result.append(("get_variable", draw(VARIABLE_NAMES),
                      draw(st.integers(1, 3)),
@@ -218,14 +283,29 @@ def build_program(program):
     for item in items:
       kind = item[0]
       if kind == "scope":
-        _, name, reuse, children = item
+        _, name, reuse, children, defaults = item
         reuse = v1.AUTO_REUSE if reuse == "auto" else reuse
+        options = {}
+        if defaults in ("initializer", "both"):
+          options["initializer"] = v1.constant_initializer(0.1)
+        if defaults in ("regularizer", "both"):
+          options["regularizer"] = lambda w: 0.2 * tf.reduce_sum(tf.abs(w))
         if name is None:
-          with v1.variable_scope(None, default_name="block", reuse=reuse):
+          with v1.variable_scope(None, default_name="block", reuse=reuse,
+                                 **options):
             h = run(h, children, training)
         else:
-          with v1.variable_scope(name, reuse=reuse):
+          with v1.variable_scope(name, reuse=reuse, **options):
             h = run(h, children, training)
+      elif kind == "collections":
+        # Order-sensitive reads of the collections built so far.
+        trainable = v1.trainable_variables()
+        total = tf.add_n([tf.constant(0.0)] + [
+            (i + 1.0) * tf.reduce_mean(v) for i, v in enumerate(trainable)
+            if "bias" not in v.name])
+        h = h * (1.0 + 0.01 * total) + 0.01 * (
+            v1.losses.get_regularization_loss() +
+            float(len(v1.global_variables())))
       elif kind == "get_variable":
         _, name, size, reg, trainable = item
         v = v1.get_variable(name, [size], trainable=trainable,

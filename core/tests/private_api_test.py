@@ -201,5 +201,103 @@ def test_keras_random_swap_and_get_seed_replacement_are_restored():
   del b
 
 
+def test_same_storage_arguments_build_a_second_variable_on_one_resource():
+  storage = tf.Variable([1.0, 2.0], name="storage")
+  assert _tf_internal.is_eager_resource_variable(storage)
+  other = _tf_internal.BaseResourceVariable(
+      handle_name="tf1/name", **_tf_internal.same_storage_arguments(storage))
+  assert other.name == "tf1/name:0"
+  assert other.handle is storage.handle
+  other.assign([3.0, 4.0])
+  np.testing.assert_array_equal(storage.numpy(), [3.0, 4.0])
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(other * other)
+  np.testing.assert_array_equal(tape.gradient(loss, storage), [6.0, 8.0])
+  with tf.Graph().as_default():
+    assert not _tf_internal.is_eager_resource_variable(
+        v1.get_variable("in_graph", [1]))
+
+
+def test_storage_of_is_the_tf_variable_keras_assigns():
+  variable = keras.Variable(np.ones([2]), name="k")
+  storage = _keras_internal.storage_of(variable)
+  assert isinstance(storage, tf.Variable)
+  variable.assign([5.0, 6.0])
+  np.testing.assert_array_equal(storage.numpy(), [5.0, 6.0])
+
+
+def test_new_variable_in_a_stateless_scope_is_initialized_at_once_in_order():
+  draws = []
+
+  def initializer(label):
+    def initialize(shape, dtype):
+      draws.append(label)
+      return tf.ones(shape, dtype)
+    return initialize
+
+  with keras.StatelessScope():
+    earlier = keras.Variable(initializer("keras"), shape=(1,), name="e")
+    variable = _keras_internal.new_variable(
+        "at_once/v", initializer("tf1"), (1,), tf.float32)
+    assert _keras_internal.storage_of(variable) is not None
+    assert _keras_internal.storage_of(earlier) is not None
+  assert draws == ["keras", "tf1"]
+
+
+def test_route_collections_answers_before_tensorflow():
+  from tf1shim import graph_collections  # pylint: disable=g-import-not-at-top
+  taken = []
+
+  class Router:
+
+    @staticmethod
+    def get_collection(graph, key, scope):
+      del graph, scope
+      return ["routed"] if key == "mine" else None
+
+    @staticmethod
+    def get_collection_ref(graph, key):
+      del graph
+      return taken if key == "mine" else None
+
+    @staticmethod
+    def add_to_collection(graph, key, value):
+      del graph
+      if key == "mine":
+        taken.append(value)
+        return True
+      return False
+
+  try:
+    _tf_internal.route_collections(Router)
+    assert _tf_internal.collections_routed()
+    with tf.Graph().as_default():
+      v1.add_to_collection("mine", 1)
+      v1.add_to_collection("theirs", 2)
+      assert v1.get_collection("mine") == ["routed"]
+      assert v1.get_collection_ref("mine") is taken
+      assert v1.get_collection("theirs") == [2]
+    assert taken == [1]
+    # `tf.compat.v1.losses.*` reach the router eagerly too.
+    v1.losses.mean_squared_error(tf.zeros([2]), tf.ones([2]),
+                                 loss_collection="mine")
+    v1.losses.add_loss(tf.ones([]), loss_collection="mine")
+    assert len(taken) == 3
+  finally:
+    _tf_internal.route_collections(graph_collections._Router)  # pylint: disable=protected-access
+
+
+def test_scopes_keep_caching_device_under_shim_stores():
+  # (Outside them TensorFlow raises NotImplementedError eagerly, unchanged.)
+  store = FakeStore()
+  with _tf_internal.with_variable_store(store):
+    with v1.variable_scope("s", caching_device="/cpu:0") as scope:
+      assert scope.caching_device == "/cpu:0"
+      with v1.variable_scope("nested") as nested:
+        assert nested.caching_device == "/cpu:0"
+        nested.set_caching_device("/cpu:1")
+        assert nested.caching_device == "/cpu:1"
+
+
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))

@@ -326,6 +326,94 @@ def test_nested_module_regularization_losses_are_collected():
   assert [float(l) for l in inner.regularization_losses] == [3.0]
 
 
+# --- variable_scope defaults (initializer, regularizer, dtype, ...) ----------
+
+
+def scope_defaults(x, training=None):
+  del training
+  with v1.variable_scope(
+      "defaults", initializer=v1.constant_initializer(0.2),
+      regularizer=lambda w: 0.3 * tf.reduce_sum(tf.square(w))):
+    w = v1.get_variable("w", [x.shape[-1], 3])
+    h = tf1shim.layers.dense(x, 3, name="fc")  # kernel and bias: the scope's
+    with v1.variable_scope("wide", dtype=tf.float64):
+      d = v1.get_variable("d", [3])
+    with v1.variable_scope("cached", caching_device="/cpu:0"):
+      c = v1.get_variable("c", [3], regularizer=lambda w: tf.reduce_sum(w))
+    own = v1.get_variable("own", [3], initializer=v1.ones_initializer(),
+                          regularizer=lambda w: 2.0 * tf.reduce_sum(w))
+  return tf.matmul(x, w) + h + tf.cast(d, tf.float32) + c + own
+
+
+@pytest.mark.parametrize("module", [False, True], ids=["layer", "module"])
+def test_variable_scope_defaults_as_in_tf1_graph(module):
+  from testing import tf1_reference  # pylint: disable=g-import-not-at-top
+  x = np.random.RandomState(3).randn(2, 4).astype(np.float32)
+  # Names, dtypes, trainable flags, outputs and every regularization loss
+  # (the scope's regularizer included) with the graph's weights copied in.
+  graph = tf1_reference.assert_same_as_tf1(scope_defaults, x, module=module)
+  assert graph.dtypes["defaults/wide/d:0"] == "float64"
+  assert len(graph.regularization_losses) == 6
+  # The scope's initializer: the shim's own initial values equal TF1's.
+  shim = tf1_reference.run_shim(scope_defaults, x, module=module)
+  for name, value in graph.variables.items():
+    np.testing.assert_array_equal(shim.variables[name], value, err_msg=name)
+
+
+def test_scope_custom_getter_as_in_tf1_graph():
+  from testing import tf1_reference  # pylint: disable=g-import-not-at-top
+
+  def scaling_getter(getter, name, *args, **kwargs):
+    variable = getter(name, *args, **kwargs)
+    return variable * 0.5 if "scaled" in name else variable
+
+  def model(x, training=None):
+    del training
+    with v1.variable_scope("g", custom_getter=scaling_getter):
+      a = v1.get_variable("scaled", [x.shape[-1]],
+                          regularizer=lambda w: tf.reduce_sum(w))
+      b = v1.get_variable("plain", [x.shape[-1]])
+      return x * a + b
+
+  tf1_reference.assert_same_as_tf1(model, np.ones([2, 3], np.float32))
+
+
+def test_scope_partitioner_is_refused_naming_the_variable_and_the_fix():
+
+  def model(x, training=None):
+    del training
+    with v1.variable_scope("emb", partitioner=v1.fixed_size_partitioner(2)):
+      table = v1.get_variable("table", [10, 4])
+    return tf.nn.embedding_lookup(table, tf.cast(x[:, 0], tf.int32))
+
+  with pytest.raises(ValueError,
+                     match="emb/table.*partitioner.*Remove the partitioner"):
+    ShimLayer(model)(np.zeros([2, 1], np.float32))
+
+
+
+def test_without_its_partitioner_a_variable_has_the_tf1_checkpoint_name(
+    tmp_path):
+  """What the partitioner error promises: TF1's Saver stores a partitioned
+  variable whole, under the name the unpartitioned variable has."""
+
+  def model(x, partitioner):
+    with v1.variable_scope("emb", partitioner=partitioner):
+      table = v1.get_variable("table", [10, 4])
+    return tf.nn.embedding_lookup(table, tf.cast(x[:, 0], tf.int32))
+
+  with tf.Graph().as_default():
+    model(tf.zeros([2, 1]), v1.fixed_size_partitioner(2))
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+  layer = ShimLayer(lambda x, training=None: model(x, None))
+  layer(np.zeros([2, 1], np.float32))
+  assert [(tf1shim.tf1_name(v)[:-len(":0")], v.shape.as_list())
+          for v in layer.weights] == [
+              (n, s) for n, s in tf.train.list_variables(prefix)]
+
+
 def test_tf1_name_for_every_kind_of_variable():
   assert tf1shim.tf1_name(tf.Variable(1.0, name="a/b")) == "a/b:0"
   dense = keras.layers.Dense(2, name="d")

@@ -10,6 +10,7 @@ from tf1shim.tracking import record_scope
 from tf1shim.tracking import tf1_name
 from tf1shim.tracking import track_tf1_style_variables
 from tf1shim import layers
+from tf1shim import rnn
 from tf1shim.install import install
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "install",
     "layers",
     "record_scope",
+    "rnn",
     "tf1_name",
     "track_tf1_style_variables",
 ]

@@ -11,8 +11,10 @@ Why each is needed:
   `track_layer`).
 * A Keras variable names its `tf.Variable` after the Keras name scopes;
   tf1shim's variables override `_initialize` to name it exactly as in TF1
-  (`new_variable`). Like Keras's own, they are created inside Keras's
-  stateless scope (a symbolic build) and initialized when Keras leaves it.
+  (`new_variable`). Unlike Keras's own, they are initialized at once even
+  inside Keras's stateless scope (a symbolic build), after the Keras
+  variables pending there (`initialize_all_variables`): TF1 code holds their
+  `tf.Variable` (`storage_of`) from the moment it asks for them.
 * `get_or_create_layer` builds its layer outside Keras's stateless scope
   (`outside_stateless_scope`), as TF1 code built it eagerly.
 * Keras 3 draws random numbers through the backend module
@@ -33,6 +35,7 @@ import keras
 import tensorflow as tf
 from keras.src import backend as _backend
 from keras.src.backend.common import global_state as _global_state
+from keras.src.backend.common import variables as _variables
 from keras.src.backend.common import symbolic_scope as _symbolic_scope
 
 from tf1shim import _tf_internal
@@ -101,6 +104,18 @@ class _TF1NamedVariable(keras.Variable):
     self._tf1_name = tf1_name
     super().__init__(*args, **kwargs)
 
+  # The `tf.Variable` reads TF1 code calls on the variables it finds in
+  # `model.weights` (the guide: `var.read_value()` on
+  # `model.non_trainable_variables`). Keras's `value` stays Keras's property.
+  def read_value(self):
+    return tf.identity(self.value)
+
+  def get_shape(self):
+    return tf.TensorShape(self.shape)
+
+  def sparse_read(self, indices, name=None):
+    return tf.gather(self.value, indices, name=name)
+
   def _initialize(self, value):
     with tf.init_scope(), _tf_internal.root_name_scope():
       self._value = tf.Variable(
@@ -110,14 +125,28 @@ class _TF1NamedVariable(keras.Variable):
           synchronization=self._map_synchronization(self.synchronization))
 
 
+def storage_of(variable):
+  """The `tf.Variable` holding a Keras 3 variable's value, or None while
+  Keras has not initialized it (a variable made during a symbolic build).
+
+  Keras's optimizers, `assign` and checkpoints all act on this object
+  (`Variable._value` of the TensorFlow backend); its public `value` is a
+  tensor (autocast, or a stateless scope's value), not the variable.
+  """
+  return variable._value  # pylint: disable=protected-access
+
+
 def new_variable(path, initializer, shape, dtype, trainable=True,
                  aggregation=tf.VariableAggregation.NONE,
                  synchronization=tf.VariableSynchronization.AUTO):
   """A Keras variable with `path` == TF1 name and `tf.Variable` `path:0`.
 
-  Like any Keras variable, it is initialized at once, or, inside Keras's
-  stateless scope (a symbolic build), when Keras leaves that scope, in
-  creation order with the Keras variables made alongside.
+  It is initialized at once, also inside Keras's stateless scope (a symbolic
+  build, where Keras would defer it to the scope's exit): TF1 code gets the
+  variable's storage (`tf1_variable.py`) and may keep it, e.g. a TF1 layer
+  built in that pass and called again later. Keras variables made earlier in
+  the same pass are initialized first, so initializers still draw in
+  creation order.
 
   Args:
     path: the TF1 name without `:0`.
@@ -129,7 +158,12 @@ def new_variable(path, initializer, shape, dtype, trainable=True,
     synchronization: a `tf.VariableSynchronization`.
   """
   parent, _, name = path.rpartition("/")
-  with keras_path_scope(parent):
+  with contextlib.ExitStack() as stack:
+    if _backend.in_stateless_scope():
+      stack.enter_context(outside_stateless_scope())
+      stack.enter_context(tf.init_scope())
+      _variables.initialize_all_variables()
+    stack.enter_context(keras_path_scope(parent))
     return _TF1NamedVariable(
         initializer, shape=shape, dtype=tf.as_dtype(dtype).name,
         trainable=trainable, aggregation=_AGGREGATIONS[aggregation],

@@ -29,7 +29,9 @@ import warnings
 import tensorflow as tf
 from tensorflow.python.framework import ops as _ops
 from tensorflow.python.framework import random_seed as _random_seed
+from tensorflow.python.ops import resource_variable_ops as _rvo
 from tensorflow.python.ops import variable_scope as _vs
+from tensorflow.python.ops.losses import util as _losses_util
 
 AUTO_REUSE = _vs.AUTO_REUSE
 VariableScope = _vs.VariableScope
@@ -112,11 +114,29 @@ _original_scope_init = VariableScope.__init__
 _original_scope_get_variable = VariableScope.get_variable
 
 
+_original_set_caching_device = VariableScope.set_caching_device
+
+
 @functools.wraps(_original_scope_init)
 def _scope_init_keeping_reuse(self, reuse, *args, **kwargs):
+  if not shim_store_active():
+    _original_scope_init(self, reuse, *args, **kwargs)
+    return
+  # Eagerly TensorFlow refuses a scope's `caching_device`; TF1 code sets it
+  # (and `variable_scope` copies it into nested scopes). The scope keeps it,
+  # as in TF1; the store ignores it (TF2 reads a variable where it is used).
+  caching_device = kwargs.pop("caching_device", None)
   _original_scope_init(self, reuse, *args, **kwargs)
-  if shim_store_active():
-    self._reuse = reuse  # pylint: disable=protected-access
+  self._reuse = reuse  # pylint: disable=protected-access
+  self._caching_device = caching_device  # pylint: disable=protected-access
+
+
+@functools.wraps(_original_set_caching_device)
+def _set_caching_device(self, caching_device):
+  if not shim_store_active():
+    _original_set_caching_device(self, caching_device)
+    return
+  self._caching_device = caching_device  # pylint: disable=protected-access
 
 
 @functools.wraps(_original_scope_get_variable)
@@ -191,14 +211,16 @@ def _scope_get_variable_as_in_graph(scope, var_store, name, *, shape, dtype,
 
 
 def patch_variable_scope():
-  """Installs the two VariableScope patches. Idempotent."""
+  """Installs the VariableScope patches. Idempotent."""
   VariableScope.__init__ = _scope_init_keeping_reuse
   VariableScope.get_variable = _scope_get_variable
+  VariableScope.set_caching_device = _set_caching_device
 
 
 def variable_scope_patched():
   return (VariableScope.__init__ is _scope_init_keeping_reuse and
-          VariableScope.get_variable is _scope_get_variable)
+          VariableScope.get_variable is _scope_get_variable and
+          VariableScope.set_caching_device is _set_caching_device)
 
 
 @contextlib.contextmanager
@@ -233,3 +255,113 @@ def module_descendants(module, predicate):
 def needs_no_arguments(fn):
   """Whether `fn` can be called without arguments (TF's own check)."""
   return _vs._needs_no_arguments(fn)  # pylint: disable=protected-access
+
+
+# --- TF1 variable views (tf1_variable.py) ------------------------------------
+
+# The class of TensorFlow's resource variables that can be built around an
+# existing handle: a TF1 view shares its storage with a Keras variable.
+BaseResourceVariable = _rvo.BaseResourceVariable
+
+
+def is_eager_resource_variable(variable):
+  """A single (not distributed) resource variable created eagerly."""
+  return (isinstance(variable, _rvo.BaseResourceVariable) and
+          not variable._in_graph_mode)  # pylint: disable=protected-access
+
+
+def same_storage_arguments(storage):
+  """`BaseResourceVariable.__init__` arguments for a second Python object on
+  the storage (resource handle) of the eager resource variable `storage`.
+
+  The handle is the same tensor, so reads, writes, gradients (the tape
+  watches handles) and `tf.function` captures are those of `storage`; the
+  resource lives as long as either object holds the handle.
+  """
+  return dict(
+      trainable=storage.trainable, shape=storage.shape, dtype=storage.dtype,
+      handle=storage.handle, constraint=storage.constraint,
+      synchronization=storage.synchronization,
+      aggregation=storage.aggregation,
+      unique_id=storage._unique_id,  # pylint: disable=protected-access
+      in_graph_mode=False)
+
+
+# --- Graph collections of a decorated call (graph_collections.py) -----------
+
+_original_get_collection = _ops.Graph.get_collection
+_original_get_collection_ref = _ops.Graph.get_collection_ref
+_original_add_to_collection = _ops.Graph.add_to_collection
+_original_add_loss = _losses_util.add_loss
+_collection_router = None
+
+
+@functools.wraps(_original_get_collection)
+def _get_collection(self, name, scope=None):
+  if _collection_router is not None:
+    routed = _collection_router.get_collection(self, name, scope)
+    if routed is not None:
+      return routed
+  return _original_get_collection(self, name, scope)
+
+
+@functools.wraps(_original_get_collection_ref)
+def _get_collection_ref(self, name):
+  if _collection_router is not None:
+    routed = _collection_router.get_collection_ref(self, name)
+    if routed is not None:
+      return routed
+  return _original_get_collection_ref(self, name)
+
+
+@functools.wraps(_original_add_to_collection)
+def _add_to_collection(self, name, value):
+  if _collection_router is not None and (
+      _collection_router.add_to_collection(self, name, value)):
+    return
+  _original_add_to_collection(self, name, value)
+
+
+@functools.wraps(_original_add_loss)
+def _add_loss(loss, loss_collection=_ops.GraphKeys.LOSSES):
+  # TensorFlow drops losses eagerly (a process-wide collection would leak);
+  # a decorated call's collections live for that call, so it takes them.
+  if (loss_collection and _collection_router is not None and
+      tf.executing_eagerly() and _collection_router.add_to_collection(
+          _ops.get_default_graph(), loss_collection, loss)):
+    return
+  _original_add_loss(loss, loss_collection)
+
+
+def route_collections(router):
+  """Lets `router` answer for graph collections before TensorFlow does.
+
+  Every collection function of TensorFlow (`tf.compat.v1.get_collection`,
+  `get_collection_ref`, `add_to_collection(s)`, `trainable_variables`,
+  `global_variables`, ..., `losses.get_regularization_losses`) goes through
+  these three methods of `Graph` (and `FuncGraph`, which inherits them).
+  `router.get_collection(graph, name, scope)` and
+  `router.get_collection_ref(graph, name)` return a list, or None to let
+  TensorFlow answer; `router.add_to_collection(graph, name, value)` returns
+  True when it took the value. Idempotent.
+
+  `tf.compat.v1.losses.*` add their losses through `losses.util.add_loss`
+  (exported as `tf.compat.v1.losses.add_loss`), which skips collections
+  eagerly: eagerly, it offers them to `router` too.
+  """
+  global _collection_router
+  _collection_router = router
+  _ops.Graph.get_collection = _get_collection
+  _ops.Graph.get_collection_ref = _get_collection_ref
+  _ops.Graph.add_to_collection = _add_to_collection
+  _losses_util.add_loss = _add_loss
+  if tf.compat.v1.losses.add_loss is _original_add_loss:
+    tf.compat.v1.losses.add_loss = _add_loss
+
+
+def collections_routed():
+  return (_ops.Graph.get_collection is _get_collection and
+          _ops.Graph.get_collection_ref is _get_collection_ref and
+          _ops.Graph.add_to_collection is _add_to_collection and
+          _losses_util.add_loss is _add_loss and
+          tf.compat.v1.losses.add_loss is _add_loss)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tf1shim import determinism
 from tf1shim import layers
+from tf1shim import rnn
 from tf1shim import slim_compat
 from tf1shim import tracking
 
@@ -31,6 +32,7 @@ def install():
     `get_or_create_layer` and `DeterministicRandomTestTool` (Keras 3 has
     none of them);
   * `tf.compat.v1.layers.*` (Keras 3 refuses every one of them);
+  * `tf.compat.v1.nn.rnn_cell.*` (the same), tf1shim's `rnn` cells;
   * tf-slim, when it is installed: `tf1shim.slim_compat.apply()` repairs
     `slim.batch_norm` and what `tf_slim.layers` and `tf_slim.nets` need on
     TF 2.21 / Keras 3.
@@ -47,6 +49,7 @@ def install():
   # The layers first: their `import tensorflow.compat.v1` must come before
   # tf-slim's (see _compat_v1_modules).
   _install_layers_module()
+  _install_rnn_cell_module()
   _repair_tf_slim()
   _installed = True
 
@@ -111,3 +114,32 @@ def _install_layers_module():
                       "tensorflow._api.v2.compat.v1.layers"):
     sys.modules[module_name] = module
 
+
+def _missing_cell(name):
+  if name.startswith("__"):
+    raise AttributeError(name)
+  raise AttributeError(
+      "tf.compat.v1.nn.rnn_cell.%s is not provided by tf1shim. It provides: "
+      "%s. Replace it with its Keras 3 equivalent (keras.layers), or run "
+      "this code under tf-keras (TF_USE_LEGACY_KERAS=1)." %
+      (name, ", ".join(rnn.CELL_NAMES)))
+
+
+def _install_rnn_cell_module():
+  """Makes `tf.compat.v1.nn.rnn_cell` (Keras 3's refusing loader) tf1shim's.
+
+  TF 2.21 has no `tf.nn.rnn_cell` in its v2 API; TF1 code's `tf.nn.rnn_cell`
+  is `tf.compat.v1.nn.rnn_cell` under `import tensorflow.compat.v1 as tf`,
+  whose `nn` may be another module object than `tf.compat.v1.nn`.
+  """
+  module = types.ModuleType(
+      "tensorflow.compat.v1.nn.rnn_cell",
+      "TF1 RNN cells, provided by tf1shim (tf1shim.rnn).")
+  for name in rnn.CELL_NAMES:
+    setattr(module, name, getattr(rnn, name))
+  module.__getattr__ = _missing_cell
+  for v1_module in _compat_v1_modules():
+    v1_module.nn.rnn_cell = module
+  for module_name in ("tensorflow.compat.v1.nn.rnn_cell",
+                      "tensorflow._api.v2.compat.v1.nn.rnn_cell"):
+    sys.modules[module_name] = module

@@ -57,9 +57,24 @@ class _Owner:
   # Whether losses are collected per call (`add_loss`), as Keras layers do,
   # rather than read from the store (`regularization_losses`).
   reports_losses_per_call = False
+  # Whether TF1 code gets `tf1_variable` views of the variables (TF1's name
+  # and API on the same storage) rather than the variables themselves.
+  hands_tf1_views = True
 
   def __init__(self, obj):
     self.obj = obj
+
+  def storage(self, variable):
+    """The `tf.Variable` holding `variable`'s value (None: not yet made)."""
+    return variable
+
+  def adopt_tf1_view(self, name, view, variable):
+    """`view`, what TF1 code gets for `variable`, now exists.
+
+    Returns the owner's variable from now on.
+    """
+    del name, view
+    return variable
 
   @property
   def container(self):
@@ -137,6 +152,9 @@ class KerasLayerOwner(_Owner):
     self.container.by_name[name] = variable
     return variable
 
+  def storage(self, variable):
+    return _keras_internal.storage_of(variable)
+
   def regularize(self, variable, regularizer):
     # Keras sums `variable.regularizer(variable)` over trainable weights into
     # `layer.losses` on every access: one live loss per variable.
@@ -158,6 +176,9 @@ class TfKerasLayerOwner(_Owner):
   """A tf-keras (Keras 2) layer: `tf.Variable`s and callable losses."""
 
   reports_losses_per_call = True
+  # tf-keras tracks the variables its layers get from `get_variable` as their
+  # weights (and checkpoints them): they must be the owned variables.
+  hands_tf1_views = False
 
   def regularize(self, variable, regularizer):
     self.obj.add_loss(lambda: regularizer(variable))
@@ -173,6 +194,15 @@ class ModuleOwner(_Owner):
   def __init__(self, obj):
     super().__init__(obj)
     self._call_losses = []
+
+  def adopt_tf1_view(self, name, view, variable):
+    # The module's variable *is* what TF1 code gets (a `tf.Variable` on the
+    # same storage): `module.variables` and checkpoints find it here, so TF1
+    # code keeping it (`self.w = get_variable(...)`, a TF1 layer's kernel)
+    # adds no second variable.
+    del variable
+    self.container.by_name[name] = view
+    return view
 
   def begin_call(self):
     self._call_losses = []

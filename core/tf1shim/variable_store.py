@@ -16,6 +16,11 @@ construction of a TF1 graph":
 * Shapes and dtypes must match on reuse.
 * A later call that asks for a variable the first call did not create raises:
   the method took another code path, and Keras 3 would refuse the new state.
+
+The owner (`owners.py`) keeps the variables (Keras variables in a Keras 3
+layer); TF1 code gets a `tf1_variable.TF1Variable` on the same storage, and
+each call lists what it got in that call's graph collections
+(`graph_collections.py`).
 """
 
 import contextlib
@@ -28,6 +33,8 @@ import tensorflow as tf
 
 from tf1shim import _keras_internal
 from tf1shim import _tf_internal
+from tf1shim import graph_collections
+from tf1shim import tf1_variable
 
 # Attribute under which a decorated object keeps its store. Set with
 # `object.__setattr__` so that neither Keras nor TensorFlow tracks the store
@@ -51,7 +58,17 @@ class VariableStore:
   def __init__(self, owner, description):
     self._owner = owner
     self._description = description
-    self._vars = {}  # TF1 name -> the variable handed to TF1 code
+    self._vars = {}  # TF1 name -> the owner's variable (Keras's, a module's)
+    # TF1 name -> what TF1 code gets (tf1_variable.py), once the storage
+    # exists; and the initial values TF1 code may ask for.
+    self._tf1_views = {}
+    self._initial_value_fns = {}
+    self._names_of_views = {}  # id(view) -> TF1 name
+    # TF1 name -> the graph collections TF1 puts it in, and the regularizer
+    # whose loss goes to REGULARIZATION_LOSSES (graph_collections.py).
+    self._collection_keys = {}
+    self._collection_regularizers = {}
+    self._names_by_scope = {}  # variable scope -> names of its variables
     self._unreported_regularizers = {}  # name -> (variable, regularizer)
     self._regularized = set()  # names of variables with a regularizer
     self._layers = {}  # get_or_create_layer: scoped name -> layer
@@ -71,7 +88,9 @@ class VariableStore:
                    synchronization=tf.VariableSynchronization.AUTO,
                    aggregation=tf.VariableAggregation.NONE):
     """TF1's `_VariableStore.get_variable` (see TF's docs for arguments)."""
-    del collections, caching_device, use_resource  # TF1 graph-only options.
+    # caching_device: TF2 variables are read where they are; use_resource:
+    # every TF2 variable is a resource variable.
+    del caching_device, use_resource
     if custom_getter is not None and not callable(custom_getter):
       raise ValueError("Passed a custom_getter which is not callable: %s" %
                        custom_getter)
@@ -84,19 +103,24 @@ class VariableStore:
                     regularizer=None, reuse=None, trainable=None,
                     partitioner=None, validate_shape=True, constraint=None,
                     synchronization=tf.VariableSynchronization.AUTO,
-                    aggregation=tf.VariableAggregation.NONE, **unused):
-      del unused  # collections, caching_device, use_resource
+                    aggregation=tf.VariableAggregation.NONE, collections=None,
+                    **unused):
+      del unused  # caching_device, use_resource
       if partitioner is not None:
         raise ValueError(
-            "Variable %s was requested with a partitioner, but partitioned "
-            "variables exist only in TF1 graphs. Remove the partitioner (in "
-            "TF2, shard large variables with a tf.distribute strategy)." %
-            name)
+            "Variable %s was requested with a partitioner (from get_variable "
+            "or its variable_scope), but partitioned variables exist only in "
+            "TF1 graphs. Remove the partitioner: the variable is then one "
+            "variable of the full shape under the same TF1 name, which is "
+            "also the name under which TF1 checkpoints store a partitioned "
+            "variable (whole); in TF2, shard large variables with a "
+            "tf.distribute strategy instead." % name)
       return self._get_single_variable(
           name, shape=shape, dtype=dtype, initializer=initializer,
           regularizer=regularizer, reuse=reuse, trainable=trainable,
           validate_shape=validate_shape, constraint=constraint,
-          synchronization=synchronization, aggregation=aggregation)
+          synchronization=synchronization, aggregation=aggregation,
+          collections=collections)
 
     kwargs = dict(shape=shape, dtype=dtype, initializer=initializer,
                   regularizer=regularizer, reuse=reuse, trainable=trainable,
@@ -104,8 +128,9 @@ class VariableStore:
                   constraint=constraint, synchronization=synchronization,
                   aggregation=aggregation)
     if custom_getter is None:
-      return true_getter(name, **kwargs)
-    kwargs.update(collections=None, caching_device=None, use_resource=True)
+      return true_getter(name, collections=collections, **kwargs)
+    kwargs.update(collections=collections, caching_device=None,
+                  use_resource=True)
     if not _accepts(custom_getter, "constraint"):
       del kwargs["constraint"]
     return custom_getter(getter=true_getter, name=name, **kwargs)
@@ -184,6 +209,12 @@ class VariableStore:
     creating = not self._created_all
     nested = _tf_internal.shim_store_active()
     with contextlib.ExitStack() as stack:
+      # TF1 code's graph collections: this call's (a nested call shares its
+      # caller's); losses TF1 code adds to them are this object's losses.
+      call_collections = stack.enter_context(graph_collections.of_call())
+      stack.callback(setattr, call_collections, "on_regularization_loss",
+                     call_collections.on_regularization_loss)
+      call_collections.on_regularization_loss = self._owner.add_call_loss
       if creating:
         stack.enter_context(self._owner.creating_state())
       stack.enter_context(_tf_internal.with_variable_store(self))
@@ -211,6 +242,9 @@ class VariableStore:
 
   def add_call_loss(self, loss):
     """A loss of this call only (TF1 activity regularization)."""
+    call_collections = graph_collections.current()
+    if call_collections is not None:
+      call_collections.add(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, loss)
     self._owner.add_call_loss(loss)
 
   # --- Internals -----------------------------------------------------------
@@ -236,7 +270,7 @@ class VariableStore:
 
   def _get_single_variable(self, name, shape, dtype, initializer, regularizer,
                            reuse, trainable, validate_shape, constraint,
-                           synchronization, aggregation):
+                           synchronization, aggregation, collections=None):
     accessed = self._accessed()
     initializing_from_value = (initializer is not None and
                                not callable(initializer))
@@ -264,7 +298,10 @@ class VariableStore:
             "Trying to share variable %s, but specified dtype %s and found "
             "dtype %s." % (name, dtype.name, found_dtype.name))
       accessed.add(name)
-      return found
+      view = self.tf1_variable(name)
+      self._list_in_collections(name, view,
+                                self._collection_regularizers.get(name))
+      return view
 
     if reuse is True:
       raise ValueError(
@@ -295,10 +332,65 @@ class VariableStore:
         validate_shape=validate_shape, constraint=constraint,
         synchronization=synchronization, aggregation=aggregation)
     self._vars[name] = variable
+    self._initial_value_fns[name] = _initial_value_fn(initial_value,
+                                                      value_dtype)
     accessed.add(name)
+    # TF1's VariableV1: GLOBAL_VARIABLES unless `collections` says otherwise,
+    # and TRAINABLE_VARIABLES when trainable.
+    keys = list(collections) if collections is not None else [
+        tf.compat.v1.GraphKeys.GLOBAL_VARIABLES]
+    if trainable and tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES not in keys:
+      keys.append(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
+    self._collection_keys[name] = keys
+    self._names_by_scope.setdefault(name.rpartition("/")[0], []).append(name)
+    view = self.tf1_variable(name)
+    self._list_in_collections(name, view)
 
     if regularizer is not None:
       self._regularize(name, variable, regularizer)
+    return view
+
+  def list_scope_variables(self, scope_name):
+    """Lists the variables of `scope_name` in this call's collections.
+
+    For a TF1 layer called again (built, so it asks `get_variable` for
+    nothing): as in a new TF1 graph, its variables are listed where it is
+    called.
+    """
+    for name in self._names_by_scope.get(scope_name, ()):
+      self._list_in_collections(name, self.tf1_variable(name),
+                                self._collection_regularizers.get(name))
+
+  def _list_in_collections(self, name, view, regularizer=None):
+    call_collections = graph_collections.current()
+    if call_collections is not None:
+      call_collections.add_variable(view, self._collection_keys[name],
+                                    regularizer)
+
+  def tf1_variable(self, name):
+    """What TF1 code gets for the variable `name` (see tf1_variable.py).
+
+    One object per variable, so that TF1 code comparing variables by
+    identity (collections, reuse) sees one variable.
+    """
+    view = self._tf1_views.get(name)
+    if view is not None:
+      return view
+    variable = self._vars[name]
+    storage = self._owner.storage(variable)
+    if not self._owner.hands_tf1_views or storage is None:
+      return variable
+    view = tf1_variable.view_of(storage, name, self._initial_value_fns[name])
+    self._tf1_views[name] = view
+    self._names_of_views[id(view)] = name
+    self._vars[name] = self._owner.adopt_tf1_view(name, view, variable)
+    return view
+
+  def owner_variable(self, variable):
+    """The owner's variable (e.g. Keras's) for what TF1 code got."""
+    name = self._names_of_views.get(id(variable))
+    if name is not None and self._tf1_views[name] is variable:
+      return self._vars[name]
     return variable
 
   def add_regularizer(self, variable, regularizer):
@@ -308,8 +400,8 @@ class VariableStore:
     their regularizers here instead of to `get_variable`, on every call.
     """
     for name, known in self._vars.items():
-      if known is variable:
-        self._regularize(name, variable, regularizer)
+      if known is variable or self._tf1_views.get(name) is variable:
+        self._regularize(name, known, regularizer)
         return
 
   def _regularize(self, name, variable, regularizer):
@@ -317,10 +409,46 @@ class VariableStore:
       return
     self._regularized.add(name)
     regularizer = resolve_regularizer(regularizer)
+    if self._owner.hands_tf1_views:
+      # TF1 regularizers take the TF1 variable (`weights.dtype.base_dtype`,
+      # `weights.op.name`), wherever Keras evaluates them.
+      regularizer = _OnTF1Variable(regularizer, variable,
+                                   functools.partial(self.tf1_variable, name))
     # TF1 keeps no loss for a regularizer that returns None.
-    if regularizer(variable) is not None and not self._owner.regularize(
-        variable, regularizer):
+    if regularizer(variable) is None:
+      return
+    self._collection_regularizers[name] = regularizer
+    call_collections = graph_collections.current()
+    if call_collections is not None:
+      call_collections.add_regularization(self.tf1_variable(name),
+                                          regularizer)
+    if not self._owner.regularize(variable, regularizer):
       self._unreported_regularizers[name] = (variable, regularizer)
+
+
+class _OnTF1Variable:
+  """A regularizer of one variable, called with its TF1 view instead.
+
+  Keras calls `variable.regularizer(variable)` (or with a stateless scope's
+  value, which is passed on as it is).
+  """
+
+  def __init__(self, regularizer, variable, tf1_variable_fn):
+    self.regularizer = regularizer
+    self._variable = variable
+    self._tf1_variable_fn = tf1_variable_fn
+
+  def __call__(self, value):
+    if value is self._variable:
+      value = self._tf1_variable_fn()
+    return self.regularizer(value)
+
+
+def _initial_value_fn(initial_value, dtype):
+  """`initial_value` (a thunk or a value) as a thunk."""
+  if callable(initial_value):
+    return initial_value
+  return lambda: tf.convert_to_tensor(initial_value, dtype=dtype)
 
 
 def resolve_regularizer(regularizer):

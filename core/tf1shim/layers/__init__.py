@@ -18,6 +18,10 @@ from tf1shim.layers.convolutional import Conv3D
 from tf1shim.layers.convolutional import conv3d
 from tf1shim.layers.convolutional import SeparableConv2D
 from tf1shim.layers.convolutional import separable_conv2d
+from tf1shim.layers.convolutional_extra import Conv3DTranspose
+from tf1shim.layers.convolutional_extra import conv3d_transpose
+from tf1shim.layers.convolutional_extra import SeparableConv1D
+from tf1shim.layers.convolutional_extra import separable_conv1d
 from tf1shim.layers.core import Dense
 from tf1shim.layers.core import dense
 from tf1shim.layers.core import Dropout
@@ -47,6 +51,12 @@ Convolution2DTranspose = Conv2DTranspose
 Deconvolution2D = Conv2DTranspose
 deconv2d = conv2d_transpose
 SeparableConvolution2D = SeparableConv2D
+SeparableConvolution1D = SeparableConv1D
+Convolution3DTranspose = Conv3DTranspose
+Deconvolution3D = Conv3DTranspose
+deconv3d = conv3d_transpose
+# TF1's `tf.compat.v1.layers.InputSpec` is Keras's (same arguments).
+InputSpec = keras.layers.InputSpec
 AvgPool1D = AveragePooling1D
 AvgPool2D = AveragePooling2D
 AvgPool3D = AveragePooling3D
@@ -57,12 +67,14 @@ MaxPool3D = MaxPooling3D
 for _cls in (Layer, Dense, Dropout, Flatten, Conv1D, Conv2D, Conv3D,
              Conv2DTranspose, SeparableConv2D, MaxPooling1D, MaxPooling2D,
              MaxPooling3D, AveragePooling1D, AveragePooling2D,
-             AveragePooling3D, BatchNormalization):
+             AveragePooling3D, BatchNormalization, Conv3DTranspose,
+             SeparableConv1D):
   keras.saving.register_keras_serializable(package="tf1shim")(_cls)
 del _cls
 
 # Every public name, class or function (what tf1shim.install() exports).
 LAYER_NAMES = sorted(name for name in dir() if not name.startswith("_") and
                      name not in ("LAYER_NAMES", "keras", "base", "core",
-                                  "convolutional", "pooling",
+                                  "convolutional", "convolutional_extra",
+                                  "pooling",
                                   "normalization", "utils"))

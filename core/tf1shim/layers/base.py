@@ -90,6 +90,7 @@ class Layer(keras.layers.Layer):
         return super().__call__(inputs, *args, **kwargs)
       # A TF1 graph: Keras 3's call machinery does not apply.
       inputs = tf.convert_to_tensor(inputs)
+      utils.check_input_spec(self, inputs)  # as Keras's __call__ does in TF2
       if not self.built:
         self.build(inputs.shape)
       return self.call(inputs, *args, **kwargs)
@@ -123,6 +124,10 @@ class Layer(keras.layers.Layer):
       reuse = True if self.built else self._reuse
       stack.enter_context(tf.compat.v1.variable_scope(
           self._scope, reuse=reuse, auxiliary_name_scope=False))
+      if self.built and not in_tf1_graph():
+        # Called again: its variables are listed in the decorated call's
+        # graph collections here, as a new TF1 graph would list them.
+        tracking.active_store().list_scope_variables(self._scope.name)
       outer, self._in_variable_context = self._in_variable_context, True
       try:
         yield
@@ -136,11 +141,54 @@ class Layer(keras.layers.Layer):
     """Creates (or reuses) a variable the TF1 way, through `get_variable`."""
     if regularizer is not None and not callable(regularizer):
       regularizer = keras.regularizers.get(regularizer)
-    return tf.compat.v1.get_variable(
+    variable = tf.compat.v1.get_variable(
         name, shape=shape, dtype=dtype or self.variable_dtype,
         initializer=initializer, regularizer=regularizer,
         trainable=trainable and self.trainable, constraint=constraint,
         synchronization=synchronization, aggregation=aggregation)
+    # TF1 code gets a TF1 view of the variable (tf1shim/tf1_variable.py); the
+    # layer keeps the owner's variable, which Keras tracks and saves.
+    store = tracking.active_store()
+    return variable if store is None else store.owner_variable(variable)
+
+  def add_weight(self, name=None, shape=None, dtype=None, initializer=None,
+                 regularizer=None, trainable=None, constraint=None,
+                 use_resource=None, synchronization=tf.VariableSynchronization.AUTO,
+                 aggregation=tf.VariableAggregation.NONE, partitioner=None,
+                 **kwargs):
+    """TF1's `add_weight(name, shape, ...)`: `get_variable` in the layer's scope.
+
+    TF1 layers (`tf.compat.v1.layers.Layer` subclasses) call it with the name
+    first, where Keras 3's takes the shape first. Keras 3's keywords
+    (`shape=`, `name=`, an initializer name) work too.
+    """
+    del use_resource  # Resource variables only, as in TF2.
+    kwargs.pop("experimental_autocast", None)
+    kwargs.pop("autocast", None)
+    if kwargs:
+      raise TypeError("%s.add_weight got unknown keyword arguments %s." %
+                      (type(self).__name__, sorted(kwargs)))
+    if not isinstance(name, str):
+      raise TypeError(
+          "%s.add_weight takes the variable's name first, as TF1's "
+          "tf.compat.v1.layers.Layer.add_weight(name, shape, ...) does; got "
+          "name=%r. Call add_weight('kernel', shape, ...), or pass name= and "
+          "shape= by keyword." % (type(self).__name__, name))
+    if partitioner is not None:
+      raise ValueError(
+          "%s.add_weight(%r): partitioned variables exist only in TF1 graphs; "
+          "remove the partitioner." % (type(self).__name__, name))
+    if isinstance(initializer, (str, dict)):
+      initializer = keras.initializers.get(initializer)
+    if trainable is None:
+      trainable = synchronization != tf.VariableSynchronization.ON_READ
+    context = (contextlib.nullcontext() if self._in_variable_context else
+               self._variable_context())
+    with context:
+      return self.add_tf1_variable(
+          name, shape, initializer=initializer, regularizer=regularizer,
+          trainable=trainable, constraint=constraint, dtype=dtype,
+          synchronization=synchronization, aggregation=aggregation)
 
   def add_activity_loss(self, outputs, activity_regularizer):
     """TF1's activity regularization: mean over the batch, one loss per call."""

@@ -62,7 +62,10 @@ def functional_form(layer_class, function_name, call_kwargs=(),
   """
 
   def layer_function(inputs, *args, name=None, reuse=None, **kwargs):
-    call_arguments = {k: kwargs.pop(k) for k in call_kwargs if k in kwargs}
+    # TF1's default (`training=False`), not the Keras call context's flag: a
+    # decorated Keras layer called with training=True would otherwise pass
+    # it on to a `dropout(x)` that TF1 runs in inference mode.
+    call_arguments = {k: kwargs.pop(k, False) for k in call_kwargs}
     if fixed_scope:
       kwargs.update(_scope=name, _reuse=reuse)
 
@@ -70,7 +73,10 @@ def functional_form(layer_class, function_name, call_kwargs=(),
       return layer_class(*args, name=name, **kwargs)
 
     store = tracking.active_store()
-    if store is None or not isinstance(name, (str, type(None))):
+    # A scope's custom getter must see (and may transform) every variable on
+    # every call, as in each TF1 graph: no kept layer then.
+    if store is None or not isinstance(name, (str, type(None))) or (
+        tf.compat.v1.get_variable_scope().custom_getter is not None):
       return new_layer()(inputs, **call_arguments)
     base_name = name or utils.to_snake_case(layer_class.__name__)
     if fixed_scope and name:

@@ -133,3 +133,44 @@ def deconv_output_length(input_length, filter_size, padding, stride):
   if padding == "valid":
     input_length += max(filter_size - stride, 0)
   return input_length
+
+
+def check_input_spec(layer, inputs):
+  """TF1's check of `layer.input_spec` (rank, axes, shape, dtype) in graphs.
+
+  Keras 3's `__call__` makes this check in TF2; TF1 graphs skip that call.
+  """
+  spec = layer.input_spec
+  if spec is None:
+    return
+  if isinstance(spec, (list, tuple)):
+    if len(spec) != 1:
+      return  # several inputs: TF1 layers here take one tensor
+    spec = spec[0]
+  shape = inputs.shape
+  rank = shape.rank
+  name = layer.name
+
+  def fail(what):
+    raise ValueError("Input 0 of layer %r is incompatible with the layer's "
+                     "input_spec: expected %s, found shape %s." %
+                     (name, what, shape))
+
+  if rank is None:
+    return
+  if spec.ndim is not None and rank != spec.ndim:
+    fail("ndim=%d" % spec.ndim)
+  if spec.max_ndim is not None and rank > spec.max_ndim:
+    fail("max_ndim=%d" % spec.max_ndim)
+  if spec.min_ndim is not None and rank < spec.min_ndim:
+    fail("min_ndim=%d" % spec.min_ndim)
+  if spec.dtype is not None and inputs.dtype.name != tf.as_dtype(
+      spec.dtype).name:
+    fail("dtype=%s (found %s)" % (spec.dtype, inputs.dtype.name))
+  for axis, value in (spec.axes or {}).items():
+    if value is not None and shape[int(axis)] not in (value, None):
+      fail("axis %d of size %d" % (axis, value))
+  if spec.shape is not None:
+    for expected, found in zip(spec.shape, shape):
+      if expected is not None and found is not None and expected != found:
+        fail("shape %s" % (tuple(spec.shape),))

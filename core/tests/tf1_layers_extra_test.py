@@ -1,0 +1,298 @@
+"""The rest of `tf.compat.v1.layers` against TF1 itself.
+
+`conv3d_transpose`/`Conv3DTranspose`, `separable_conv1d`/`SeparableConv1D`,
+`InputSpec`, and `tf.compat.v1.layers.Layer` subclasses written the TF1 way
+(`add_weight("scale", shape, ...)` with the name first, `build`/`call`,
+`input_spec`, `self.built`). The reference is tf-keras's legacy layers (what
+`tf.compat.v1.layers` is under `TF_USE_LEGACY_KERAS=1`) in a TF1 graph, in a
+subprocess: variable names and shapes, then, with random values set, the
+outputs, regularization losses and gradients of a random linear loss. This
+process runs the same functions after `tf1shim.install()` in a TF1 graph and
+in a decorated Keras 3 layer, eagerly and under `tf.function`.
+
+Tolerances (float32): outputs are sums of <= ~100 products of values in
+[-0.5, 0.5] (magnitudes up to ~5): rtol 1e-5 / atol 1e-5 allow for kernels
+that sum in another order; gradients likewise.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from testing.pytest_main import pytest_main
+from testing.subprocesses import run_python
+
+v1 = tf.compat.v1
+RTOL, ATOL = 1e-5, 1e-5
+LEARNING_RATE = 0.1
+
+
+def _layers():
+  # Looked up at call time: tf-keras's in the reference, tf1shim's here.
+  return tf.compat.v1.layers
+
+
+def conv3d_transpose_functions_and_class(x):
+  layers = _layers()
+  h = layers.conv3d_transpose(x, 3, 2, strides=2, padding="same",
+                              activation=tf.nn.relu)
+  h = layers.Conv3DTranspose(2, (2, 3, 1), strides=(1, 2, 1),
+                             kernel_regularizer=lambda k: tf.reduce_sum(k * k),
+                             name="up")(h)
+  return h
+
+
+def separable_conv1d_functions_and_class(x):
+  layers = _layers()
+  x = tf.reshape(x, [2, 12, 4])
+  h = layers.separable_conv1d(x, 5, 3, depth_multiplier=2, padding="same")
+  h = layers.SeparableConv1D(3, 2, strides=2, dilation_rate=1,
+                             pointwise_regularizer="l2")(h)
+  return layers.separable_conv1d(h, 2, 2, dilation_rate=2, use_bias=False)
+
+
+def tf1_style_layer_subclass(x):
+  layers = _layers()
+
+  class Scale(layers.Layer):
+    """A TF1 layer: positional add_weight, build/call, input_spec, built."""
+
+    def __init__(self, **kwargs):
+      super().__init__(**kwargs)
+      self.input_spec = layers.InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+      depth = int(input_shape[-1])
+      self.scale = self.add_weight("scale", [depth],
+                                   initializer=v1.ones_initializer())
+      self.shift = self.add_weight(
+          "shift", shape=[depth],
+          regularizer=lambda w: 0.1 * tf.reduce_sum(w * w))
+      self.built = True
+
+    def call(self, inputs):
+      return inputs * self.scale + self.shift
+
+  x = tf.reshape(x, [2, -1])
+  h = Scale()(x)
+  with v1.variable_scope("block"):
+    h = Scale(name="norm")(h)
+  return Scale()(tf.nn.relu(h))
+
+
+SCENARIOS = {f.__name__: f for f in (conv3d_transpose_functions_and_class,
+                                     separable_conv1d_functions_and_class,
+                                     tf1_style_layer_subclass)}
+
+
+def _inputs():
+  return np.random.RandomState(0).uniform(
+      -1, 1, (2, 2, 3, 2, 4)).astype(np.float32)
+
+
+def reference_scenarios(out_dir):
+  """Runs in the subprocess, with TF_USE_LEGACY_KERAS=1."""
+  assert tf.keras.__name__.startswith("tf_keras"), tf.keras.__name__
+  for name, fn in SCENARIOS.items():
+    rng = np.random.RandomState(1)
+    with tf.Graph().as_default():
+      x = tf.constant(_inputs())
+      out = fn(x)
+      variables = v1.global_variables()
+      weight = rng.uniform(-1, 1, out.shape.as_list()).astype(np.float32)
+      losses = v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)
+      gradients = tf.gradients(tf.reduce_sum(out * weight),
+                               v1.trainable_variables() + [x])
+      # What model.fit minimizes: the loss plus the regularization losses.
+      train = v1.train.GradientDescentOptimizer(LEARNING_RATE).minimize(
+          tf.add_n([tf.reduce_sum(out * weight)] + losses))
+      with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        values = [rng.uniform(-0.5, 0.5, v.shape.as_list()).astype(np.float32)
+                  for v in variables]
+        for variable, value in zip(variables, values):
+          variable.load(value, sess)
+        output, loss_values, grads = sess.run([out, losses, gradients])
+        sess.run(train)
+        trained = sess.run(variables)
+    record = {"names": np.array([v.name for v in variables]),
+              "trainable": np.array([v.name for v in v1.trainable_variables(
+                  ) if v.graph is variables[0].graph]) if variables else [],
+              "output": output, "weight": weight,
+              "losses": np.array(sorted(loss_values))}
+    for i, value in enumerate(values):
+      record["value_%d" % i] = value
+      record["trained_%d" % i] = trained[i]
+    for i, value in enumerate(grads):
+      record["gradient_%d" % i] = value
+    np.savez(os.path.join(out_dir, name + ".npz"), **record)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  out_dir = str(tmp_path_factory.mktemp("layers_reference"))
+  done = run_python([os.path.abspath(__file__), "--reference", out_dir],
+                    timeout=900, TF_USE_LEGACY_KERAS="1")
+  assert done.returncode == 0, done.stderr[-5000:]
+  return lambda name: dict(np.load(os.path.join(out_dir, name + ".npz")))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed():
+  import tf1shim  # pylint: disable=g-import-not-at-top
+  tf1shim.install()
+
+
+def _records(record, prefix):
+  count = len([k for k in record if k.startswith(prefix + "_")])
+  return [record["%s_%d" % (prefix, i)] for i in range(count)]
+
+
+def _assert_all_close(actual, expected, what):
+  assert len(actual) == len(expected), what
+  for i, (a, e) in enumerate(zip(actual, expected)):
+    np.testing.assert_allclose(np.asarray(a), e, rtol=RTOL, atol=ATOL,
+                               err_msg="%s %d" % (what, i))
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_tf1_graph_equals_reference(reference, name):
+  ref = reference(name)
+  with tf.Graph().as_default():
+    x = tf.constant(_inputs())
+    out = SCENARIOS[name](x)
+    variables = v1.global_variables()
+    assert [v.name for v in variables] == list(ref["names"])
+    losses = v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)
+    gradients = tf.gradients(tf.reduce_sum(out * ref["weight"]),
+                             v1.trainable_variables() + [x])
+    with v1.Session() as sess:
+      for variable, value in zip(variables, _records(ref, "value")):
+        variable.load(value, sess)
+      output, loss_values, grads = sess.run([out, losses, gradients])
+  _assert_all_close([output], [ref["output"]], "output")
+  _assert_all_close(sorted(loss_values), ref["losses"], "loss")
+  _assert_all_close(grads, _records(ref, "gradient"), "gradient")
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "function"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_decorated_layer_equals_reference(reference, name, compiled):
+  import keras  # pylint: disable=g-import-not-at-top
+  import tf1shim  # pylint: disable=g-import-not-at-top
+  ref = reference(name)
+  fn = SCENARIOS[name]
+
+  class Model(keras.layers.Layer):
+
+    @tf1shim.track_tf1_style_variables
+    def call(self, inputs):
+      return fn(inputs)
+
+  layer = Model()
+  x = tf.constant(_inputs())
+
+  def forward(x):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      out = layer(x)
+      loss = tf.reduce_sum(out * ref["weight"])
+    return out, tape.gradient(loss, layer.trainable_weights + [x])
+
+  (tf.function(forward) if compiled else forward)(x)  # creates
+  by_name = {tf1shim.tf1_name(v): v for v in layer.weights}
+  assert sorted(by_name) == sorted(ref["names"])
+  for name_, value in zip(ref["names"], _records(ref, "value")):
+    by_name[name_].assign(value)
+  trainable = {tf1shim.tf1_name(v) for v in layer.trainable_weights}
+  assert trainable == set(by_name)
+  out, grads = (tf.function(forward) if compiled else forward)(x)
+  _assert_all_close([out], [ref["output"]], "output")
+  _assert_all_close(sorted(float(l) for l in layer.losses), ref["losses"],
+                    "loss")
+  ours = dict(zip([tf1shim.tf1_name(v) for v in layer.trainable_weights],
+                  grads))
+  expected = _records(ref, "gradient")
+  _assert_all_close([ours[n] for n in ref["names"]] + [grads[-1]], expected,
+                    "gradient")
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_model_fit_step_equals_tf1_train_op(reference, name):
+  import keras  # pylint: disable=g-import-not-at-top
+  import tf1shim  # pylint: disable=g-import-not-at-top
+  ref = reference(name)
+  fn = SCENARIOS[name]
+
+  class Trained(keras.Model):
+
+    @tf1shim.track_tf1_style_variables
+    def call(self, inputs):
+      out = fn(inputs)
+      self.add_loss(tf.reduce_sum(out * ref["weight"]))
+      return out
+
+  model = Trained()
+  x = _inputs()
+  model(x)
+  by_name = {tf1shim.tf1_name(v): v for v in model.weights}
+  for name_, value in zip(ref["names"], _records(ref, "value")):
+    by_name[name_].assign(value)
+  model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE),
+                jit_compile=False)
+  model.fit(x, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+  _assert_all_close([by_name[n] for n in ref["names"]],
+                    _records(ref, "trained"), "trained")
+
+
+def test_input_spec_is_checked_in_graphs_and_in_tf2():
+  import tf1shim  # pylint: disable=g-import-not-at-top
+
+  class Matrix(tf1shim.layers.Layer):
+
+    def __init__(self):
+      super().__init__()
+      self.input_spec = tf1shim.layers.InputSpec(ndim=2, axes={-1: 3})
+
+    def call(self, inputs):
+      return inputs
+
+  Matrix()(tf.ones([2, 3]))
+  for shape, message in (([2, 3, 3], "ndim=2"), ([2, 4], "axis -1")):
+    with pytest.raises(ValueError, match=message):
+      Matrix()(tf.ones(shape))
+    with tf.Graph().as_default():
+      with pytest.raises(ValueError, match=message):
+        Matrix()(v1.placeholder(tf.float32, shape))
+
+
+def test_add_weight_the_keras_3_way_and_bad_calls():
+  import tf1shim  # pylint: disable=g-import-not-at-top
+
+  class Bias(tf1shim.layers.Layer):
+
+    def build(self, input_shape):
+      self.b = self.add_weight(shape=(input_shape[-1],), initializer="ones",
+                               name="b")
+
+    def call(self, inputs):
+      return inputs + self.b
+
+  layer = Bias()
+  np.testing.assert_array_equal(layer(tf.zeros([1, 2])), [[1.0, 1.0]])
+  assert [v.path for v in layer.weights] == ["bias/b"]
+  with pytest.raises(TypeError, match="takes the variable's name first"):
+    tf1shim.layers.Layer().add_weight((2, 2))
+  with pytest.raises(ValueError, match="partitioned"):
+    tf1shim.layers.Layer().add_weight(
+        "w", [4, 2], partitioner=v1.fixed_size_partitioner(2))
+
+
+if __name__ == "__main__":
+  if "--reference" in sys.argv:
+    reference_scenarios(sys.argv[sys.argv.index("--reference") + 1])
+  else:
+    raise SystemExit(pytest_main(__file__))

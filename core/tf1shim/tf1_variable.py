@@ -1,0 +1,91 @@
+"""What TF1 code gets from `get_variable` inside a decorated method.
+
+A Keras 3 variable lacks most of the `tf.Variable` API (`read_value()`,
+`value()`, `get_shape()`, `dtype.base_dtype`, `sparse_read`, `scatter_*`,
+`tf.compat.v1.assign(var, ...)`, `assign_moving_average(var, ...)`) and is
+named by its leaf (`w`), where TF1 code filters on `scope/w:0`. So TF1 code
+gets a `TF1Variable`: a TensorFlow resource variable built around the *same*
+resource handle as the Keras variable's storage. Whatever TF1 code does to it
+(reads, assigns, gradients, `tf.function` captures) acts on the storage that
+Keras's optimizer updates and checkpoints save; Keras keeps seeing its own
+variable in `layer.weights`.
+
+On top of TensorFlow's resource variable it behaves as a variable of a TF1
+graph where TF2 differs:
+
+* `name` is TF1's (`scope/w:0`) and `op.name` TF1's op name (`scope/w`);
+  eagerly a variable has no op, so `op` is a small record (name, type,
+  device) rather than a graph `Operation`.
+* `==` and `hash` go by identity, as in TF1 graphs (TF2 compares eager
+  variables elementwise and refuses to hash them), so `var in collection`,
+  `set(variables)` and dicts keyed by variables work as in TF1.
+* `initial_value` is the value of the variable's initializer, computed where
+  it is asked for (a TF1 graph evaluates its initializer op wherever it is
+  used); `initialized_value()` is the current value (a TF2 variable is
+  always initialized).
+"""
+
+import collections
+
+import tensorflow as tf
+
+from tf1shim import _tf_internal
+
+VariableOp = collections.namedtuple("VariableOp", ["name", "type", "device"])
+
+
+class TF1Variable(_tf_internal.BaseResourceVariable):
+  """A `tf.Variable` on another variable's storage, with TF1's name.
+
+  Args:
+    storage: an eager resource variable (a Keras variable's `tf.Variable`, or
+      a module's own variable).
+    name: the TF1 name, without `:0`.
+    initial_value_fn: a function with no arguments returning the initial
+      value, or None if it is unknown.
+  """
+
+  def __init__(self, storage, name, initial_value_fn=None):
+    super().__init__(handle_name=name,
+                     **_tf_internal.same_storage_arguments(storage))
+    self._tf1_initial_value_fn = initial_value_fn
+
+  @property
+  def op(self):
+    return VariableOp(name=self.name[:-len(":0")], type="VarHandleOp",
+                      device=self.device)
+
+  @property
+  def initial_value(self):
+    if self._tf1_initial_value_fn is None:
+      raise RuntimeError(
+          "tf1shim: the initial value of variable %s is unknown (it was "
+          "created outside tf.compat.v1.get_variable)." % self.name)
+    return tf.convert_to_tensor(self._tf1_initial_value_fn(),
+                                dtype=self.dtype)
+
+  def initialized_value(self):
+    # TensorFlow's version reads in an init_scope, which inside tf.function
+    # would freeze the value at trace time.
+    return self.read_value()
+
+  def __eq__(self, other):
+    return self is other
+
+  def __ne__(self, other):
+    return self is not other
+
+  def __hash__(self):
+    return id(self)
+
+
+def view_of(storage, name, initial_value_fn=None):
+  """What TF1 code gets for a variable whose storage is `storage`.
+
+  A `TF1Variable` for a plain eager resource variable; a distributed
+  variable (MirroredStrategy) is handed as it is: it has one storage per
+  replica, already named as in TF1, and the `tf.Variable` API.
+  """
+  if _tf_internal.is_eager_resource_variable(storage):
+    return TF1Variable(storage, name, initial_value_fn)
+  return storage
