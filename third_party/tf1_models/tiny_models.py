@@ -1,0 +1,64 @@
+"""The public TF1 model files (loader.py) at tiny configurations.
+
+Each entry: `fn(inputs) -> float32 output`, the inputs (numpy) and the
+learning rate of the test's SGD steps. The model code is the installed PyPI
+packages' own (loader.py); this module only picks configurations and wires
+inputs to outputs.
+"""
+
+import numpy as np
+
+import loader
+
+
+def bert_encoder(input_ids):
+  """BERT (bert-tensorflow's bert/modeling.py): a 2-layer encoder."""
+  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  modeling = loader.bert_modeling()
+  config = modeling.BertConfig(
+      vocab_size=20, hidden_size=8, num_hidden_layers=2,
+      num_attention_heads=2, intermediate_size=16, max_position_embeddings=16,
+      type_vocab_size=2, initializer_range=0.2,
+      # No dropout: the TF1 graph and the shim compute the same function.
+      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  input_mask = tf.cast(tf.not_equal(input_ids, 0), tf.int32)
+  model = modeling.BertModel(config=config, is_training=True,
+                             input_ids=input_ids, input_mask=input_mask)
+  return tf.concat([tf.layers.flatten(model.get_sequence_output()),
+                    model.get_pooled_output()], axis=1)
+
+
+def dcgan(noise, is_training):
+  """DCGAN (tensorflow-gan's examples/cifar/networks.py): G then D.
+
+  Its layer sizes are fixed in the file (a 32x32x3 image, 64 to 256
+  filters, about 2M weights); only the noise and the batch are small.
+  """
+  networks = loader.cifar_dcgan_networks()
+  images = networks.generator(noise, is_training=is_training)
+  return networks.discriminator(images, None, is_training=is_training)
+
+
+def dcgan_inference(noise):
+  return dcgan(noise, is_training=False)
+
+
+def dcgan_training(noise):
+  return dcgan(noise, is_training=True)
+
+
+_RNG = np.random.RandomState(11)
+# Learning rates: small enough that a few SGD steps lower the loss. The
+# DCGAN in training mode normalizes a batch of 2 to +-1 features, which its
+# 4096-wide last dense layer sums: a step of 0.05, fine for the others, or
+# even 2e-4 makes the loss diverge there; at 5e-5 the TF1 graph's loss falls
+# from 1.6 to 0.13 in four steps.
+MODELS = {
+    "bert_encoder": (bert_encoder,
+                     np.array([[1, 5, 7, 9, 3, 0], [2, 4, 6, 0, 0, 0]],
+                              np.int32), 0.05),
+    "dcgan_inference": (dcgan_inference,
+                        _RNG.randn(2, 4).astype(np.float32), 0.05),
+    "dcgan_training": (dcgan_training, _RNG.randn(2, 4).astype(np.float32),
+                       5e-5),
+}
