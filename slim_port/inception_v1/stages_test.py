@@ -10,10 +10,22 @@ batch variance (slim, `TF1BatchNormalization`) from the biased one (Keras
 3's `BatchNormalization`). From moving variances set to 0, one step leaves
 0.0003 * (batch variance) * n / (n - 1), and the biased variance is 1 / (n - 1)
 smaller: 1% for the last modules (n = 2 * 7 * 7 values per channel at the
-test's input size), 2e-4 for the stem's last convolution (n = 2 * 49 * 49).
-Measured: correct stages agree within 4.3e-5 relative (float32 sums over up
-to 2 * 97 * 97 values); with Keras's `BatchNormalization` swapped in,
-stage 3 is 1.8e-4 off and stage 4 1.0e-2, so rtol 1e-4 tells them apart.
+test's input size), 8e-4 for Mixed_3b (n = 2 * 25 * 25), 2e-4 for the
+stem's last convolution (n = 2 * 49 * 49), 5e-5 for its first
+(n = 2 * 97 * 97).
+
+The tolerance is float32 noise, tied to the network: a batch variance
+carries twice its inputs' relative error, and those are bounded by
+`stage_tests.output_tolerance` (2.9e-4 here), so rtol = 5.7e-4. Measured,
+correct stages agree within 6.4e-5 (oneDNN kernels) and 5.2e-5 (Eigen);
+already at the first convolution, Keras's `ops.moments` and TF1's fused
+kernel differ by 3.4e-5 (variances over 18818 values). So the biased
+variance is told apart where 1 / (n - 1) exceeds the tolerance: every
+Inception module (stage 4: all of them are Keras layers), not stage 3's
+Keras stem, whose 2e-4 and 5e-5 are within float32 noise of other CPUs
+(an earlier rtol of 1e-4 told them apart on one machine only). Stage 3's
+stem uses stage 4's `ConvBN` pattern and `TF1BatchNormalization`, which
+examples/batchnorm tests against numpy.
 """
 
 import numpy as np
@@ -85,9 +97,12 @@ def test_moving_variance_moves_by_the_unbiased_batch_variance(
   got = {names[example_lib.variable_name(v)]: v.numpy()
          for v in model.weights}
   assert len(want) == 57
+  # Relative, elementwise: the values are 3e-4 times batch variances, and
+  # the biased variance is off by the same 1 / (n - 1) in every element;
+  # float32 noise, twice the activations' bound (see above).
+  rtol = 2 * stage_tests.output_tolerance(zeroed)
   for name, value in want.items():
-    # Relative: the values are 3e-4 times batch variances (see above).
-    np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-10,
+    np.testing.assert_allclose(got[name], value, rtol=rtol, atol=1e-10,
                                err_msg=name)
 
 

@@ -10,8 +10,7 @@ norm), `Bottleneck` (`resnet_v1.bottleneck`), `ResNetBlock`
 
 What changes with the Keras layers (see `keras_layers.py`): batch norm is
 `TF1BatchNormalization` (slim's fused kernel moves the moving variance with
-Bessel's correction, Keras 3's `BatchNormalization` without), computed in
-the fused kernel's order of operations; weight decay is
+Bessel's correction, Keras 3's `BatchNormalization` without); weight decay is
 `keras.regularizers.L2(0.0001 / 2)` (slim's has the 1/2, Keras's not);
 slim's `variance_scaling_initializer()` is Keras's `VarianceScaling` with a
 truncated normal and a rescaled factor.

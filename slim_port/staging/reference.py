@@ -1,9 +1,20 @@
 """The TF1 reference: a slim network in TF1 graphs, trained and saved by Saver.
 
 `write_checkpoint` trains the network a few steps the TF1 way (UPDATE_OPS
-with the train op, regularization losses added) so that its batch-norm
-moving statistics are not their initial values, and saves it with `Saver`
-(model variables only, as the published slim checkpoints are laid out).
+with the train op, regularization losses added), calibrates its batch-norm
+moving statistics on a batch of data, and saves it with `Saver` (model
+variables only, as the published slim checkpoints are laid out).
+
+Why calibrate: a few steps at slim's decay (0.997 to 0.9997) leave the
+moving statistics at their initial values (mean 0, variance 1), so in
+inference every batch norm is nearly the identity and activations grow
+layer after layer (resnet_v1_50's logits reached 5e6): no real checkpoint
+looks like that, and float32 sums of that size differ by whole units
+between CPU kernels. Calibrated, inference normalizes as a trained network
+does and activations stay O(1). The calibration is TF1's own update with
+decay 0: each moving statistic becomes the batch statistic the graph's
+fused batch norm computes in training mode (the value its UPDATE_OPS move
+the average towards, Bessel-corrected variance included).
 `inference` and `training_forward` restore it into fresh TF1 graphs and
 give what every stage must reproduce.
 """
@@ -13,6 +24,10 @@ import tensorflow as tf
 
 v1 = tf.compat.v1
 LEARNING_RATE = 0.01
+# The calibration batch: realistic counts per channel (16 * 2 * 2 values in
+# resnet_v1_50's block4 at 64x64), its own seed.
+CALIBRATION_BATCH = 16
+CALIBRATION_SEED = 1000
 
 
 def batch(size, input_size, num_classes, seed):
@@ -27,8 +42,43 @@ def _model_variables():
           if not v.name.startswith("global_step")]
 
 
+def _batch_statistic(update):
+  """The fused batch norm's batch statistic that an UPDATE_OPS op moves its
+  moving average towards (output 1: mean, 2: variance)."""
+  stack, seen = list(update.inputs[1:]), set()
+  while stack:
+    tensor = stack.pop()
+    if tensor.name in seen:
+      continue
+    seen.add(tensor.name)
+    if tensor.op.type.startswith("FusedBatchNorm"):
+      if tensor.value_index in (1, 2):
+        return tensor
+      continue
+    stack.extend(tensor.op.inputs)
+  raise ValueError("No fused batch-norm statistic feeds %s." % update.name)
+
+
+def calibration_ops():
+  """In a graph built in training mode: one op that sets every batch-norm
+  moving statistic to the batch's (UPDATE_OPS with decay 0)."""
+  assigns = []
+  by_handle = {v.handle.name: v for v in v1.global_variables()
+               if hasattr(v, "handle")}
+  for update in v1.get_collection(v1.GraphKeys.UPDATE_OPS):
+    update = getattr(update, "op", update)
+    variable = by_handle[update.inputs[0].name]
+    assigns.append(variable.assign(_batch_statistic(update)))
+  moving = [v for v in v1.global_variables() if "moving_" in v.op.name]
+  if len(assigns) != len(moving):
+    raise ValueError("%d moving statistics, %d calibrated." % (
+        len(moving), len(assigns)))
+  return tf.group(*assigns)
+
+
 def write_checkpoint(slim_model_fn, batches, num_classes, prefix):
-  """Trains one step per batch in a TF1 graph, then saves; returns losses."""
+  """Trains one step per batch in a TF1 graph, calibrates the batch-norm
+  moving statistics on a batch of data, then saves; returns losses."""
   x0, _ = batches[0]
   with tf.Graph().as_default():
     images = v1.placeholder(tf.float32, (None,) + x0.shape[1:])
@@ -42,11 +92,15 @@ def write_checkpoint(slim_model_fn, batches, num_classes, prefix):
     with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
       train_op = v1.train.GradientDescentOptimizer(LEARNING_RATE).minimize(
           loss)
+    calibrate = calibration_ops()
     saver = v1.train.Saver(_model_variables())
+    calibration, _ = batch(CALIBRATION_BATCH, x0.shape[1], num_classes,
+                           CALIBRATION_SEED)
     with v1.Session() as sess:
       sess.run(v1.global_variables_initializer())
       losses = [sess.run([train_op, loss], {images: x, labels: y})[1]
                 for x, y in batches]
+      sess.run(calibrate, {images: calibration})
       saver.save(sess, prefix, write_meta_graph=False, write_state=False)
   return [float(l) for l in losses]
 

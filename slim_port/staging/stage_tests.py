@@ -18,6 +18,14 @@ and stage 4 runs with neither tf1shim nor tf_slim loaded. The naming table
 is tested as data, and the checkpoint converts with the `ckpt` CLI into the
 stage-4 model's `.weights.h5`, which Keras loads and which gives the same
 logits.
+
+Portable numbers: the checkpoint's batch-norm statistics are calibrated on
+data (`reference.write_checkpoint`), so activations and logits are O(1) as
+in a trained network (checked: `LOGITS_RANGE`), and outputs are compared
+within a tolerance tied to their scale (`output_tolerance`), wide enough
+for any CPU's kernels (oneDNN or Eigen, any instruction set), narrow
+enough for a wrong batch norm (epsilon, statistics, Bessel's correction)
+to fail.
 """
 
 import os
@@ -34,12 +42,53 @@ from examples.curriculum import example as example_lib
 from slim_port.staging import network as network_lib
 from slim_port.staging import reference
 
-# Tens of layers of float32 convolutions, run as different kernels (slim's
-# fused batch norm vs Keras's): differences of a few 1e-6 relative that
-# grow with depth.
-RTOL, ATOL = 1e-4, 1e-4
+EPS32 = float(np.finfo(np.float32).eps)  # 1.2e-7
+# Variables after a training-mode forward, relative to each variable's
+# largest value. Weights are restored exactly; a moving average moves by
+# `(1 - decay) * batch statistic` (decay 0.997 or more), so it carries 0.003
+# of the statistic's float32 error (output_tolerance, below) plus the update
+# formula's rounding (Keras vs TF1 form: a few EPS32): measured 4e-7 between
+# oneDNN and Eigen. 1e-5 leaves 25x; a moving variance without Bessel's
+# correction is off by 0.003 / (n - 1) of it, 4e-4 in resnet_v1_50's block4
+# (n = 8 values per channel at the tests' batch and input size).
+VARIABLES_TOLERANCE = 1e-5
+# The reference's logits, largest |value|: O(1) for an untrained network
+# with sane statistics (measured: vgg_16 0.01, inception_v1 2, resnet_v1_50
+# 12-18). A checkpoint whose inference activations blow up (uncalibrated
+# statistics gave resnet_v1_50 logits of 5e6) fails here, not as float32
+# noise on some CPU.
+LOGITS_RANGE = (1e-3, 1e2)
 BATCH = 2
 TRAIN_STEPS = 2
+
+
+def output_tolerance(prefix):
+  """Absolute tolerance of an output, per unit of its largest |value|.
+
+  Different CPUs run different kernels (oneDNN or Eigen, blocked by
+  instruction set; the TF1 graph fuses convolution and batch norm, eager
+  does not), which sum in different orders. A sum of K float32 terms is off
+  by about EPS32 * sqrt(K) of the terms' size, and each layer passes its
+  input's error on: over L weighted layers, EPS32 * sqrt(K_max) * L of the
+  output's scale. From the checkpoint's weights: resnet_v1_50 4.4e-4 (54
+  layers, K up to 3 * 3 * 512), inception_v1 2.9e-4, vgg_16 3.0e-4.
+  Measured between oneDNN and Eigen on the same CPU: up to 4.4e-5 (end
+  points of resnet_v1_50's block4), 1.7e-5 (logits). A wrong batch-norm
+  epsilon or moving statistic changes outputs by 1e-2 or more.
+  """
+  reader = checkpoints.CheckpointReader(prefix)
+  fan_ins = [int(np.prod(entry.shape[:-1]))
+             for name, entry in reader.entries.items()
+             if name.endswith("/weights")]
+  return EPS32 * np.sqrt(max(fan_ins)) * len(fan_ins)
+
+
+def assert_close(actual, want, tolerance, err_msg=""):
+  """|actual - want| <= tolerance * max |want|, elementwise."""
+  want = np.asarray(want)
+  scale = float(np.max(np.abs(want))) if want.size else 0.0
+  np.testing.assert_allclose(actual, want, rtol=0, atol=tolerance * scale,
+                             err_msg=err_msg)
 
 
 def _random_tool():
@@ -82,11 +131,11 @@ class _StageTests:
     assert not report.missing and not report.unused
     logits, end_points = model(images, training=False,
                                return_end_points=True)
-    np.testing.assert_allclose(logits, want_logits, rtol=RTOL, atol=ATOL)
+    tolerance = output_tolerance(prefix)
+    assert_close(logits, want_logits, tolerance)
     assert sorted(end_points) == sorted(want_end_points)
     for name, want in want_end_points.items():
-      np.testing.assert_allclose(end_points[name], want, rtol=RTOL,
-                                 atol=ATOL, err_msg=name)
+      assert_close(end_points[name], want, tolerance, err_msg=name)
 
   def test_training_mode_moves_batch_norm_as_the_graph(
       self, slim_checkpoint, slim_training_forward):
@@ -96,15 +145,15 @@ class _StageTests:
       model = self._built(images)
       _restore(self.stage, model, prefix)
       logits = model(images, training=True)
-    np.testing.assert_allclose(logits, want_logits, rtol=RTOL, atol=ATOL)
+    assert_close(logits, want_logits, output_tolerance(prefix))
     names = self.stage.tf1_name_map(model)
     moving = 0
     for v in model.weights:
       name = names[example_lib.variable_name(v)]
       if "moving_" in name:
         moving += 1
-      np.testing.assert_allclose(v.numpy(), want_values[name], rtol=RTOL,
-                                 atol=ATOL, err_msg=name)
+      assert_close(v.numpy(), want_values[name], VARIABLES_TOLERANCE,
+                   err_msg=name)
     assert moving == sum("moving_" in n for n in want_values)
 
 
@@ -167,8 +216,8 @@ class _NamingTableTests:
         num_classes=self.network.published_num_classes)
     model(images, training=False)
     model.load_weights(out)
-    np.testing.assert_allclose(model(images, training=False),
-                               slim_inference[0], rtol=RTOL, atol=ATOL)
+    assert_close(model(images, training=False), slim_inference[0],
+                 output_tolerance(prefix))
 
 
 def test_namespace(network_name):
@@ -204,8 +253,12 @@ def _fixtures(network):
   @pytest.fixture(scope="module")
   def slim_inference(slim_checkpoint):
     prefix, images = slim_checkpoint
-    return reference.inference(network.slim_model_fn, images, num_classes,
-                               prefix)
+    logits, end_points = reference.inference(network.slim_model_fn, images,
+                                             num_classes, prefix)
+    largest = float(np.max(np.abs(logits)))
+    assert LOGITS_RANGE[0] <= largest <= LOGITS_RANGE[1], (
+        "the reference's logits reach %g: not a realistic network" % largest)
+    return logits, end_points
 
   @pytest.fixture(scope="module")
   def slim_training_forward(slim_checkpoint):
