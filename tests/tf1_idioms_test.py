@@ -21,6 +21,11 @@ name, in three modes, each a test: `eager`, `function` (`tf.function`) and
 loss "mse"). Each compares names, trainable flags, outputs, regularization
 losses, total loss, gradients and variables after the step.
 
+Idioms marked `graph_function=True` (class 6: tensor.name/op/graph,
+tf.gradients) run in a layer decorated with
+`track_tf1_style_variables(graph_function=True)`, as their users would
+decorate it, in all three modes.
+
 Idioms of issue 11 items not implemented yet are strict xfails (so a test
 turns red when its item starts to work, and the mark must go).
 
@@ -175,6 +180,15 @@ def _shim_classes():
       out = self.idiom.fn(inputs, training=self.idiom.training)
       return tf.cast(out, tf.float32)
 
+  class GraphFunctionIdiomLayer(IdiomLayer):
+    """For idioms needing a graph: eager calls run as a graph function."""
+
+    @tf1shim.track_tf1_style_variables(graph_function=True)
+    def call(self, inputs):
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      out = self.idiom.fn(inputs, training=self.idiom.training)
+      return tf.cast(out, tf.float32)
+
   class FitModel(keras.Model):
 
     def __init__(self, layer, **kwargs):
@@ -184,7 +198,7 @@ def _shim_classes():
     def call(self, inputs):
       return self.inner(inputs)
 
-  return IdiomLayer, FitModel
+  return IdiomLayer, GraphFunctionIdiomLayer, FitModel
 
 
 class ShimRun:
@@ -197,7 +211,9 @@ class ShimRun:
     self.tf = tf
     self.idiom = tf1_idioms.IDIOMS[name]
     self.ref = reference
-    layer_class, _ = _shim_classes()
+    layer_class, graph_function_layer_class, _ = _shim_classes()
+    if self.idiom.graph_function:
+      layer_class = graph_function_layer_class
     self.layer = layer_class(self.idiom, name="idiom")
     self.x = tf.constant(reference["x"])
     if "eager" in self.idiom.xfail:
@@ -263,7 +279,7 @@ class ShimRun:
   def run_fit(self):
     import keras  # pylint: disable=g-import-not-at-top
     self.check_names_and_reset()
-    _, fit_model_class = _shim_classes()
+    _, _, fit_model_class = _shim_classes()
     model = fit_model_class(self.layer)
     model.compile(optimizer=keras.optimizers.SGD(self.idiom.learning_rate),
                   loss="mse", jit_compile=False)

@@ -98,6 +98,20 @@ def test_keras_state_lock_is_lifted_only_inside_creating_state():
     layer.extra = keras.Variable(2.0)
 
 
+def test_call_loss_lists_are_where_add_loss_puts_losses():
+  outer = keras.layers.Dense(2)
+  inner = keras.layers.Dense(3)
+  outer.inner = inner
+  loss_lists = _keras_internal.call_loss_lists(outer)
+  assert len(loss_lists) == 2
+  loss = tf.constant(1.5)
+  inner.add_loss(loss)
+  assert loss_lists[1] == [loss] and loss_lists[0] == []
+  assert outer.losses == [loss]
+  loss_lists[1].clear()
+  assert not outer.losses
+
+
 def test_outside_stateless_scope():
   with keras.StatelessScope():
     with _keras_internal.outside_stateless_scope():
@@ -297,6 +311,37 @@ def test_scopes_keep_caching_device_under_shim_stores():
         assert nested.caching_device == "/cpu:0"
         nested.set_caching_device("/cpu:1")
         assert nested.caching_device == "/cpu:1"
+
+
+def test_autocast_dtype_is_the_one_keras_casts_its_variables_to():
+  """Inside a mixed_float16 layer's call Keras reads float32 variables as
+  float16; `autocast_dtype` must say so, and nothing outside a call."""
+  seen = {}
+
+  class Probe(keras.layers.Layer):
+
+    def build(self, input_shape):
+      self.w = self.add_weight(shape=(1,), initializer="ones")
+
+    def call(self, inputs):
+      seen["dtype"] = _keras_internal.autocast_dtype()
+      seen["read"] = tf.convert_to_tensor(self.w).dtype
+      return inputs
+
+  assert _keras_internal.autocast_dtype() is None
+  Probe(dtype="mixed_float16")(tf.ones([1, 1]))
+  assert seen == {"dtype": tf.float16, "read": tf.float16}
+  Probe()(tf.ones([1, 1]))  # float32: no scope
+  assert seen == {"dtype": None, "read": tf.float32}
+
+  class Uncast(Probe):
+
+    def call(self, inputs):
+      with _keras_internal.no_autocast():
+        return super().call(inputs)
+
+  Uncast(dtype="mixed_float16")(tf.ones([1, 1]))
+  assert seen == {"dtype": None, "read": tf.float32}
 
 
 if __name__ == "__main__":

@@ -23,6 +23,16 @@ Why each is needed:
   stateful ops inside its scope (`keras_random_as_tf_stateful_ops`). Draws
   made during Keras's symbolic shape inference only feed placeholders
   (`in_symbolic_trace`).
+* Under a mixed dtype policy (`mixed_float16`), Keras 3 reads its float
+  variables cast to the compute dtype while a layer's call runs (an
+  `AutocastScope`, global state); TF1 code's variables (tf1_variable.py) are
+  read the same way, so they ask for the scope's dtype (`autocast_dtype`).
+  Batch normalization reads its float32 parameters uncast (`no_autocast`),
+  as Keras's own does.
+* A graph function run on an eager call (`graph_function=True`) returns
+  the losses nested Keras layers add during its trace and puts their values
+  back into those layers' loss lists (`call_loss_lists`), so `layer.losses`
+  never holds a graph tensor.
 * Converting a checkpoint to `.weights.h5` walks the model with Keras's own
   writer (`saving_lib._save_state`, `saving_lib.H5IOStore`), so the file's
   layout is Keras's, but writes each variable's dataset itself, streamed
@@ -54,6 +64,15 @@ def creating_state(layer):
   finally:
     if was_locked:
       layer._lock_state()  # pylint: disable=protected-access
+
+
+def call_loss_lists(layer):
+  """The lists where `layer` and its nested layers keep `add_loss` losses.
+
+  A graph function run on an eager call (`tracking.py`) moves the losses
+  its trace added there out (graph tensors) and puts their values back.
+  """
+  return [sublayer._losses for sublayer in layer._flatten_layers()]  # pylint: disable=protected-access
 
 
 def is_state_locked(layer):
@@ -169,6 +188,24 @@ def new_variable(path, initializer, shape, dtype, trainable=True,
         trainable=trainable, aggregation=_AGGREGATIONS[aggregation],
         synchronization=_SYNCHRONIZATIONS[synchronization], name=name,
         tf1_name=path)
+
+
+def autocast_dtype():
+  """The dtype Keras 3 casts float variables to on read now, or None.
+
+  Set while a layer with a mixed policy (compute dtype != variable dtype)
+  runs its call; a nested layer with another policy sets its own (or None).
+  """
+  scope = _backend.get_autocast_scope()
+  if scope is None or scope.dtype is None:
+    return None
+  return tf.as_dtype(scope.dtype)
+
+
+def no_autocast():
+  """Inside, Keras 3 reads float variables uncast (what Keras does for a
+  layer whose `autocast` is False)."""
+  return _backend.AutocastScope(None)
 
 
 def in_symbolic_trace():

@@ -55,6 +55,64 @@ def _in_variable_initialization():
   return getattr(_initializing, "depth", 0) > 0
 
 
+_graph_function_call = threading.local()
+
+
+class _TracesOfOneCall:
+  """The seeds the first trace of a graph function's call took, in order.
+
+  TensorFlow traces a `tf.function` twice on a call whose first trace
+  creates variables (it keeps the second trace, which must create none) and
+  discards the first. A TF1 graph builds the model once, so each random op
+  of the kept trace must take the seed that op took in the first trace, and
+  the sequence continue after the first trace's seeds. Variable
+  initializers ran once, in the first trace, and are not replayed.
+  """
+
+  def __init__(self):
+    self.seeds = []
+    self.traced = False
+    self.position = None  # None: recording (first trace); else replaying
+
+  def start_trace(self):
+    if self.traced:
+      self.position = 0
+    self.traced = True
+
+  def replayed_pair(self):
+    if self.position is None or self.position >= len(self.seeds):
+      return None
+    pair = self.seeds[self.position]
+    self.position += 1
+    return pair
+
+  def record(self, pair):
+    if self.position is None:
+      self.seeds.append(pair)
+
+
+@contextlib.contextmanager
+def graph_function_call():
+  """One eager call of a decorated method's graph function (tracking.py).
+
+  The Python function calls `graph_function_traced()` when a trace starts;
+  inside, traces after the first replay the first trace's seeds.
+  """
+  saved = getattr(_graph_function_call, "traces", None)
+  _graph_function_call.traces = _TracesOfOneCall()
+  try:
+    yield
+  finally:
+    _graph_function_call.traces = saved
+
+
+def graph_function_traced():
+  """A trace of the graph function of the current `graph_function_call`."""
+  traces = getattr(_graph_function_call, "traces", None)
+  if traces is not None:
+    traces.start_trace()
+
+
 class DeterministicRandomTestTool:
   """Deterministic, API-independent random numbers inside `scope()`.
 
@@ -86,6 +144,16 @@ class DeterministicRandomTestTool:
     self._operation_seed = value
 
   def _next_seed_pair(self):
+    traces = getattr(_graph_function_call, "traces", None)
+    if traces is None or _in_variable_initialization():
+      return self._next_seed_pair_of_step()
+    pair = traces.replayed_pair()
+    if pair is None:
+      pair = self._next_seed_pair_of_step()
+      traces.record(pair)
+    return pair
+
+  def _next_seed_pair_of_step(self):
     if self._step_position is not None and not _in_variable_initialization():
       position = self._step_position
       self._step_position += 1

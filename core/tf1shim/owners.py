@@ -118,11 +118,18 @@ class _Owner:
   def track_layer(self, name, layer):
     self.container.layers[name] = layer
 
+  def dtype_policy(self):
+    """The object's Keras dtype policy (mixed precision), or None."""
+    return None
+
 
 class KerasLayerOwner(_Owner):
   """A Keras 3 layer: Keras variables, `variable.regularizer`, `add_loss`."""
 
   reports_losses_per_call = True
+
+  def dtype_policy(self):
+    return self.obj.dtype_policy
 
   @contextlib.contextmanager
   def creating_state(self):

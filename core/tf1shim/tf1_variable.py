@@ -23,12 +23,20 @@ graph where TF2 differs:
   it is asked for (a TF1 graph evaluates its initializer op wherever it is
   used); `initialized_value()` is the current value (a TF2 variable is
   always initialized).
+
+Under a mixed dtype policy (`mixed_float16`), a float32 variable is read
+(`value()`, `read_value()`, any use as a tensor) cast to the compute dtype
+while a mixed Keras layer's call runs, exactly when Keras 3 casts its own
+variables (its `AutocastScope`), so TF1 code computes in float16 on float32
+storage. Its `dtype` stays the storage's (float32); variables of other
+dtypes (an explicit `dtype=tf.float16` or `tf.float64`) are read as they are.
 """
 
 import collections
 
 import tensorflow as tf
 
+from tf1shim import _keras_internal
 from tf1shim import _tf_internal
 
 VariableOp = collections.namedtuple("VariableOp", ["name", "type", "device"])
@@ -63,6 +71,41 @@ class TF1Variable(_tf_internal.BaseResourceVariable):
           "created outside tf.compat.v1.get_variable)." % self.name)
     return tf.convert_to_tensor(self._tf1_initial_value_fn(),
                                 dtype=self.dtype)
+
+  # --- Mixed precision: reads cast as Keras casts its own variables -------
+
+  def _autocast_dtype(self):
+    """The dtype reads are cast to now (a mixed policy's call), or None."""
+    dtype = _keras_internal.autocast_dtype()
+    if dtype is None or self.dtype != tf.float32 or dtype == self.dtype:
+      return None
+    return dtype
+
+  def _maybe_autocast(self, value):
+    dtype = self._autocast_dtype()
+    return value if dtype is None else tf.cast(value, dtype)
+
+  def value(self):
+    return self._maybe_autocast(super().value())
+
+  def read_value(self):
+    return self._maybe_autocast(super().read_value())
+
+  def _dense_var_to_tensor(self, dtype=None, name=None, as_ref=False):
+    # Asked for float32 explicitly (or a reference): the storage's value.
+    cast_to = self._autocast_dtype()
+    if cast_to is not None and not as_ref and (
+        dtype is None or tf.as_dtype(dtype) == cast_to):
+      return tf.cast(super().value(), cast_to, name=name)
+    if dtype is not None and not tf.as_dtype(dtype).is_compatible_with(
+        self.dtype):
+      raise ValueError(
+          "Incompatible type conversion requested to type %s for "
+          "tf.Variable of type %s. (Variable: %s)" %
+          (tf.as_dtype(dtype).name, self.dtype.name, self.name))
+    if as_ref:
+      return super().read_value().op.inputs[0]
+    return super().value()
 
   def initialized_value(self):
     # TensorFlow's version reads in an init_scope, which inside tf.function

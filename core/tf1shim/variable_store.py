@@ -76,6 +76,9 @@ class VariableStore:
     # first call, by (class, variable scope), to call again on later calls.
     self._functional_layers = {}
     self._created_all = False
+    # The decorated methods' graph functions (`graph_function=True` in
+    # tracking.py): decorated method -> tf.function bound to the object.
+    self.graph_functions = {}
     self._thread_state = threading.local()
 
   # --- What TensorFlow's variable-store protocol needs --------------------
@@ -176,6 +179,11 @@ class VariableStore:
     self._owner.track_layer(full_name, layer)
     return layer
 
+  def dtype_policy(self):
+    """The decorated object's Keras dtype policy, or None (not a Keras 3
+    layer). TF1 layers without a dtype follow it when it is mixed."""
+    return self._owner.dtype_policy()
+
   def functional_layer(self, key):
     """The functional layer kept under `key`, if not yet used in this call.
 
@@ -214,7 +222,7 @@ class VariableStore:
       call_collections = stack.enter_context(graph_collections.of_call())
       stack.callback(setattr, call_collections, "on_regularization_loss",
                      call_collections.on_regularization_loss)
-      call_collections.on_regularization_loss = self._owner.add_call_loss
+      call_collections.on_regularization_loss = self._add_owner_call_loss
       if creating:
         stack.enter_context(self._owner.creating_state())
       stack.enter_context(_tf_internal.with_variable_store(self))
@@ -238,14 +246,43 @@ class VariableStore:
     if self._owner.reports_losses_per_call:
       # Keras layers: add the losses Keras does not compute itself.
       for variable, regularizer in self._unreported_regularizers.values():
-        self._owner.add_call_loss(regularizer(variable))
+        self._add_owner_call_loss(regularizer(variable))
 
   def add_call_loss(self, loss):
     """A loss of this call only (TF1 activity regularization)."""
     call_collections = graph_collections.current()
     if call_collections is not None:
       call_collections.add(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, loss)
-    self._owner.add_call_loss(loss)
+    self._add_owner_call_loss(loss)
+
+  def _add_owner_call_loss(self, loss):
+    sink = getattr(self._thread_state, "call_loss_sink", None)
+    if sink is not None:
+      sink.append(loss)
+    else:
+      self._owner.add_call_loss(loss)
+
+  @contextlib.contextmanager
+  def collecting_call_losses(self):
+    """Inside, this object's per-call losses go to the yielded list.
+
+    For a graph function run on an eager call (`tracking.py`): the losses
+    are tensors of the function's graph, which must not reach the owner
+    (`layer.losses` read eagerly would hold graph tensors); the function
+    returns them and `replay_call_losses` gives the owner their values.
+    """
+    saved = getattr(self._thread_state, "call_loss_sink", None)
+    self._thread_state.call_loss_sink = sink = []
+    try:
+      yield sink
+    finally:
+      self._thread_state.call_loss_sink = saved
+
+  def replay_call_losses(self, losses):
+    """The owner gets `losses`, the values of a graph function's call."""
+    self._owner.begin_call()
+    for loss in losses:
+      self._owner.add_call_loss(loss)
 
   # --- Internals -----------------------------------------------------------
 
@@ -292,7 +329,10 @@ class VariableStore:
         raise ValueError(
             "Trying to share variable %s, but specified shape %s and found "
             "shape %s." % (name, shape, found_shape))
-      found_dtype = tf.as_dtype(found.dtype)
+      # The storage's dtype: a Keras variable reports its autocast dtype
+      # inside a mixed-policy call (float16 for a float32 variable).
+      view = self._tf1_views.get(name)
+      found_dtype = tf.as_dtype((view if view is not None else found).dtype)
       if not dtype.is_compatible_with(found_dtype):
         raise ValueError(
             "Trying to share variable %s, but specified dtype %s and found "

@@ -1,8 +1,10 @@
 """Class 6: graph-only habits (tensor.name, tensor.op, tensor.graph).
 
-Eager tensors have none of them; under tf.function (and so in model.fit)
-they exist. Issue 11 item 6 is not implemented yet: the eager runs are
-strict xfails.
+Eager tensors have none of them (nor does `tf.gradients` run eagerly);
+under tf.function (and so in model.fit) they exist. A user of such code
+decorates it with `track_tf1_style_variables(graph_function=True)` (issue
+11 item 6), which runs eager calls as a graph function: the shim runs these
+idioms so, in every mode.
 """
 
 import re
@@ -12,13 +14,11 @@ import tensorflow as tf
 from tf1_idioms.registry import idiom
 
 v1 = tf.compat.v1
-_EAGER = {"eager": "issue 11 item 6 (not implemented): eager tensors have "
-                   "no .name/.op/.graph"}
 
 
 # CIFAR-10 tutorial (tensorflow/models tutorials/image/cifar10
 # _activation_summary): the summary tag from x.op.name.
-@idiom(cls=6, xfail=_EAGER)
+@idiom(cls=6, graph_function=True)
 def cifar10_activation_summary(x, training):
   del training
   h = v1.layers.dense(x, 4, activation=tf.nn.relu, name="local3")
@@ -29,7 +29,7 @@ def cifar10_activation_summary(x, training):
 
 
 # Slim-style end points (TF1 nets): outputs keyed by tensor.name.
-@idiom(cls=6, xfail=_EAGER)
+@idiom(cls=6, graph_function=True)
 def end_points_by_tensor_name(x, training):
   del training
   end_points = {}
@@ -42,7 +42,7 @@ def end_points_by_tensor_name(x, training):
 
 # Library helpers (TF1 code): ops created in the input's graph,
 # `with x.graph.as_default()`.
-@idiom(cls=6, xfail=_EAGER)
+@idiom(cls=6, graph_function=True)
 def ops_in_input_graph(x, training):
   del training
   with x.graph.as_default():
@@ -52,9 +52,7 @@ def ops_in_input_graph(x, training):
 
 # WGAN-GP (igul222/improved_wgan_training, MIT): the gradient penalty takes
 # tf.gradients of the critic with respect to interpolated inputs.
-@idiom(cls=6, xfail={"eager": "issue 11 item 6 (not implemented): "
-                              "tf.gradients in model code is graph-only "
-                              "(RuntimeError eagerly)"})
+@idiom(cls=6, graph_function=True)
 def wgan_gp_gradient_penalty(x, training):
   del training
 

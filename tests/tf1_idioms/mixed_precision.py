@@ -34,9 +34,7 @@ def float16_variables(x, training):
 # fp16 inference (TF1 deployment code): inputs cast to float16 make a TF1
 # layer's variables float16 (a TF1 layer takes its dtype from its first
 # input).
-@idiom(cls=7, inputs="img", tolerance=2e-3, xfail=(
-    "issue 11 item 7 (not implemented): a TF1 layer takes its dtype from its "
-    "first input (float16 variables and math); tf1shim's stays float32"))
+@idiom(cls=7, inputs="img", tolerance=2e-3)
 def layers_dtype_from_float16_input(x, training):
   del training
   h = v1.layers.conv2d(tf.cast(x, tf.float16), 4, 3, name="conv")

@@ -49,6 +49,10 @@ class Idiom:
   # Relative tolerance factor (see tf1_idioms_test.py); fp16 idioms need more.
   tolerance: float
   learning_rate: float
+  # Whether the shim's layer is decorated with
+  # `track_tf1_style_variables(graph_function=True)`, as a user of TF1 code
+  # needing a graph (tensor.name, tf.gradients) decorates it.
+  graph_function: bool = False
 
   @property
   def name(self):
@@ -59,20 +63,22 @@ IDIOMS = {}
 
 
 def idiom(cls, inputs="vec", training=True, xfail=None, tolerance=1e-5,
-          learning_rate=0.1):
+          learning_rate=0.1, graph_function=False):
   """Registers a TF1 model function as an idiom of failure class `cls`.
 
   `training` is the fixed `training` argument of every run (reference and
   shim, forward and the fit step): idioms with dropout run with
   training=False so that both sides compute the same function.
   `xfail`: a reason for all modes, or {mode: reason}.
+  `graph_function`: the shim runs it in a layer decorated with
+  `graph_function=True` (eager calls run as a graph function).
   """
   def register(fn):
     marks = xfail if isinstance(xfail, dict) else (
         {m: xfail for m in MODES} if xfail else {})
     assert fn.__name__ not in IDIOMS, fn.__name__
     IDIOMS[fn.__name__] = Idiom(fn, cls, inputs, training, marks, tolerance,
-                                learning_rate)
+                                learning_rate, graph_function)
     return fn
   return register
 

@@ -27,6 +27,50 @@ def in_tf1_graph():
   return not tf.compat.v1.executing_eagerly_outside_functions()
 
 
+def _is_mixed(policy):
+  return policy.compute_dtype != policy.variable_dtype
+
+
+def mixed_policy():
+  """The mixed Keras dtype policy TF1 layers without a dtype follow, or None.
+
+  Inside a decorated Keras 3 layer's call, that layer's policy (its own
+  `dtype=`, else Keras's global policy when it was made); outside decorated
+  calls in TF2, Keras's global policy; never in a TF1 graph (TF1 layers
+  ignored Keras's policies). Only mixed ones (compute dtype != variable
+  dtype, e.g. `mixed_float16`) count.
+  """
+  if in_tf1_graph():
+    return None
+  store = tracking.active_store()
+  policy = (store.dtype_policy() if store is not None else
+            keras.config.dtype_policy())
+  return policy if policy is not None and _is_mixed(policy) else None
+
+
+def tf1_dtype_policy(inputs):
+  """The dtype policy of a TF1 layer without a dtype, on its first call.
+
+  TF1's rule (tf-keras's legacy base layer: an "_infer" policy, resolved in
+  `_maybe_build` from the first input): variables and math take the first
+  input's dtype, so a float16 input makes float16 variables. Under a mixed
+  Keras policy (`mixed_policy()`) the layer takes that policy instead, as a
+  Keras layer would: float32 variables read as float16. Non-float inputs
+  (and non-tensors, whose dtype TF1 did not read either) infer nothing.
+  Returns a Keras dtype policy, or None to keep the layer's.
+  """
+  policy = mixed_policy()
+  if policy is not None:
+    return policy
+  first = tf.nest.flatten(inputs)[:1]
+  if first and (tf.is_tensor(first[0]) or
+                isinstance(first[0], keras.KerasTensor)):
+    dtype = tf.as_dtype(first[0].dtype)
+    if dtype.is_floating:
+      return keras.DTypePolicy(dtype.name)
+  return None
+
+
 class Layer(keras.layers.Layer):
   """Base class of TF1 layers, with TF1's naming and variable scoping.
 
@@ -35,7 +79,9 @@ class Layer(keras.layers.Layer):
     name: the layer's TF1 name (the base of its variable scope); defaults to
       the snake-cased class name. Keras-style uniqueness is not needed: TF1
       scopes uniquify (`dense`, `dense_1`).
-    dtype: the layer's dtype (default float32).
+    dtype: the layer's dtype or Keras dtype policy. Default, as in TF1: that
+      of the first input on the first call (`tf1_dtype_policy`), or the
+      surrounding mixed policy (`mixed_policy`).
     **kwargs: Keras layer keyword arguments.
   """
 
@@ -52,6 +98,7 @@ class Layer(keras.layers.Layer):
                      **kwargs)
     self._scope = None
     self._in_variable_context = False
+    self._tf1_infer_dtype = dtype is None
     if scope:
       with tf.compat.v1.variable_scope(scope) as captured_scope:
         self._scope = captured_scope
@@ -85,6 +132,10 @@ class Layer(keras.layers.Layer):
 
   def __call__(self, inputs, *args, **kwargs):
     scope = kwargs.pop("scope", None)
+    if not self.built and self.__dict__.get("_tf1_infer_dtype"):
+      policy = tf1_dtype_policy(inputs)
+      if policy is not None and policy.name != self.dtype_policy.name:
+        self.dtype_policy = policy
     with self._variable_context(scope):
       if not in_tf1_graph():
         return super().__call__(inputs, *args, **kwargs)

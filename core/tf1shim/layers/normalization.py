@@ -10,9 +10,16 @@ TF1, the moving variance takes the batch variance with Bessel's correction
 update ops go to `tf.compat.v1.GraphKeys.UPDATE_OPS` (group them with the
 train op); in TF2 they run during the call. With `fused` None or True, 4-D
 inputs normalized over the channel axis use `fused_batch_norm`, as in TF1.
+
+16-bit inputs (a float16 layer, or a mixed policy): the parameters and
+moving averages are float32 and the statistics are computed in float32, as
+TF1's (tf-keras's `_param_dtype`) and Keras's own batch normalization do;
+the output has the input's dtype.
 """
 
 import tensorflow as tf
+
+from tf1shim import _keras_internal
 
 from tf1shim.layers import base
 from tf1shim.layers import functional
@@ -99,25 +106,40 @@ class BatchNormalization(base.Layer):
                        "%s" % input_shape)
     param_shape = [int(d) for d in param_shape]
     self.gamma = self.add_tf1_variable(
-        "gamma", param_shape, initializer=self.gamma_initializer,
+        "gamma", param_shape, dtype=self._param_dtype, initializer=self.gamma_initializer,
         regularizer=self.gamma_regularizer,
         constraint=self.gamma_constraint) if self.scale else None
     self.beta = self.add_tf1_variable(
-        "beta", param_shape, initializer=self.beta_initializer,
+        "beta", param_shape, dtype=self._param_dtype, initializer=self.beta_initializer,
         regularizer=self.beta_regularizer,
         constraint=self.beta_constraint) if self.center else None
     on_read = dict(trainable=False,
                    synchronization=tf.VariableSynchronization.ON_READ,
                    aggregation=tf.VariableAggregation.MEAN)
     self.moving_mean = self.add_tf1_variable(
-        "moving_mean", param_shape,
+        "moving_mean", param_shape, dtype=self._param_dtype,
         initializer=self.moving_mean_initializer, **on_read)
     self.moving_variance = self.add_tf1_variable(
-        "moving_variance", param_shape,
+        "moving_variance", param_shape, dtype=self._param_dtype,
         initializer=self.moving_variance_initializer, **on_read)
 
+  @property
+  def _param_dtype(self):
+    # TF1 (tf-keras's BatchNormalization): float32 parameters for 16-bit
+    # layers; float16 variances overflow easily.
+    dtype = tf.as_dtype(self.variable_dtype)
+    return tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+
   def call(self, inputs, training=False):
+    # The float32 parameters are read as stored, not cast to a mixed
+    # policy's compute dtype (Keras's own batch normalization does not
+    # autocast its weights either).
+    with _keras_internal.no_autocast():
+      return self._normalize(inputs, training)
+
+  def _normalize(self, inputs, training):
     inputs = tf.convert_to_tensor(inputs)
+    input_dtype = inputs.dtype
     if training is None:
       training = False
     dtype = self.moving_mean.dtype
@@ -145,6 +167,9 @@ class BatchNormalization(base.Layer):
             epsilon=self.epsilon, is_training=False, data_format=data_format)
         return outputs, moving_mean, moving_variance
     else:
+      # TF1: the unfused math runs in float32 for 16-bit inputs.
+      if inputs.dtype in (tf.float16, tf.bfloat16):
+        inputs = tf.cast(inputs, tf.float32)
       reduction_axes = [i for i in range(inputs.shape.rank)
                         if i not in self._axes]
       keepdims = len(self._axes) > 1
@@ -172,6 +197,7 @@ class BatchNormalization(base.Layer):
 
     outputs, mean, variance = utils.smart_cond(training, train_branch,
                                                inference_branch)
+    outputs = tf.cast(outputs, input_dtype)  # no-op unless unfused 16-bit
     static_training = (training if isinstance(training, bool) else
                        tf.get_static_value(training))
     if static_training is False:

@@ -120,7 +120,12 @@ class RNNCell(layers_base.Layer):
         return self.call(inputs, state, **kwargs)
       inputs = tf.nest.map_structure(tf.convert_to_tensor, inputs)
       if self._tf1_dtype is None:
-        self._tf1_dtype = tf.as_dtype(tf.nest.flatten(inputs)[0].dtype)
+        # TF1: the inputs' dtype; under a mixed Keras policy, its variable
+        # dtype (float32, read as float16 inside the mixed call).
+        policy = layers_base.mixed_policy()
+        self._tf1_dtype = tf.as_dtype(
+            policy.variable_dtype if policy is not None else
+            tf.nest.flatten(inputs)[0].dtype)
       self.build(tf.nest.map_structure(lambda x: x.shape, inputs))
       # TF1 cells may also call get_variable in `call` on the first step:
       # Keras 3 locked the cell's state after `build`; reopen it for that.
