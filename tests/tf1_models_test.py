@@ -17,8 +17,11 @@ Keras model: the variable names equal the checkpoint's, the checkpoint
 restores strictly (`tf1shim.checkpoints.restore_checkpoint(strict=True)`),
 the outputs equal the graph's (eagerly and in `tf.function`), one
 `model.fit` step (Keras SGD, same learning rate, loss "mse") equals the
-graph's step, and `fit` lowers the loss over the following steps as the
-graph's steps do.
+graph's step, and the losses of the following `fit` steps equal the
+graph's. (Whether four steps lower the loss depends on the random initial
+weights: the DCGAN in training mode, batch norm over a batch of 2, rose in
+one CI run and fell in another, the graph's own losses alike; so the test
+asserts equality with TF1's steps, not a direction.)
 
 Tolerance: outputs and weights are O(1) float32 (layer norm, tanh, batch
 norm); the two sides use different kernels and summation orders over at
@@ -224,7 +227,7 @@ def test_eager_forward(shim_models, name):
 
 
 @pytest.mark.parametrize("name", _marked(NAMES))
-def test_fit_step_equals_graph_step_and_fit_trains(shim_models, name):
+def test_fit_steps_equal_the_graph_steps(shim_models, name):
   import keras  # pylint: disable=g-import-not-at-top
   import tf1shim  # pylint: disable=g-import-not-at-top
   shim = shim_models(name)
@@ -241,7 +244,8 @@ def test_fit_step_equals_graph_step_and_fit_trains(shim_models, name):
                         shuffle=False, verbose=0)
   losses = first.history["loss"] + rest.history["loss"]
   close(losses, shim.ref["losses"], 1e-4, "losses of the fit steps")
-  assert losses[-1] < losses[0], losses
+  # The steps changed the loss (a fit that trained nothing would repeat it).
+  assert len(set(losses)) == len(losses), losses
 
 
 if __name__ == "__main__":
