@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import legacy_reference
 from testing.pytest_main import pytest_main
-from testing.subprocesses import run_python
 
 v1 = tf.compat.v1
 FP16_TOL = 4e-3
@@ -110,13 +110,7 @@ def reference_scenarios(out_dir):
     np.savez(os.path.join(out_dir, name + ".npz"), **record)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-  out_dir = str(tmp_path_factory.mktemp("mixed_precision_reference"))
-  done = run_python([os.path.abspath(__file__), "--reference", out_dir],
-                    timeout=900, TF_USE_LEGACY_KERAS="1")
-  assert done.returncode == 0, done.stderr[-5000:]
-  return lambda name: dict(np.load(os.path.join(out_dir, name + ".npz")))
+reference = legacy_reference.fixture(__file__, "mixed_precision_reference")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -125,9 +119,7 @@ def installed():
   tf1shim.install()
 
 
-def _records(record, prefix):
-  count = len([k for k in record if k.startswith(prefix + "_")])
-  return [record["%s_%d" % (prefix, i)] for i in range(count)]
+_records = legacy_reference.records
 
 
 def test_reference_makes_float16_variables(reference):

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import legacy_reference
 from testing.pytest_main import pytest_main
-from testing.subprocesses import run_python
 
 v1 = tf.compat.v1
 
@@ -330,17 +330,7 @@ def reference_scenarios(out_dir):
     np.savez(os.path.join(out_dir, "dropout_" + name + ".npz"), **record)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-  out_dir = str(tmp_path_factory.mktemp("rnn_reference"))
-  done = run_python([os.path.abspath(__file__), "--reference", out_dir],
-                    timeout=900, TF_USE_LEGACY_KERAS="1")
-  assert done.returncode == 0, done.stderr[-5000:]
-
-  def load(name):
-    return dict(np.load(os.path.join(out_dir, name + ".npz")))
-
-  return load
+reference = legacy_reference.fixture(__file__, "rnn_reference")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -349,17 +339,12 @@ def installed():
   tf1shim.install()
 
 
-def _records(record, prefix):
-  count = len([k for k in record if k.startswith(prefix + "_")])
-  return [record["%s_%d" % (prefix, i)] for i in range(count)]
+_records = legacy_reference.records
 
 
 def _assert_all_close(actual, expected, what, rtol=OUTPUT_RTOL,
                       atol=OUTPUT_ATOL):
-  assert len(actual) == len(expected), what
-  for i, (a, e) in enumerate(zip(actual, expected)):
-    np.testing.assert_allclose(np.asarray(a), e, rtol=rtol, atol=atol,
-                               err_msg="%s %d" % (what, i))
+  legacy_reference.assert_all_close(actual, expected, what, rtol, atol)
 
 
 # --- tf1shim in a TF1 graph --------------------------------------------------

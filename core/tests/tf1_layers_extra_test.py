@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import legacy_reference
 from testing.pytest_main import pytest_main
-from testing.subprocesses import run_python
 
 v1 = tf.compat.v1
 RTOL, ATOL = 1e-5, 1e-5
@@ -131,13 +131,7 @@ def reference_scenarios(out_dir):
     np.savez(os.path.join(out_dir, name + ".npz"), **record)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-  out_dir = str(tmp_path_factory.mktemp("layers_reference"))
-  done = run_python([os.path.abspath(__file__), "--reference", out_dir],
-                    timeout=900, TF_USE_LEGACY_KERAS="1")
-  assert done.returncode == 0, done.stderr[-5000:]
-  return lambda name: dict(np.load(os.path.join(out_dir, name + ".npz")))
+reference = legacy_reference.fixture(__file__, "layers_reference")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -146,16 +140,11 @@ def installed():
   tf1shim.install()
 
 
-def _records(record, prefix):
-  count = len([k for k in record if k.startswith(prefix + "_")])
-  return [record["%s_%d" % (prefix, i)] for i in range(count)]
+_records = legacy_reference.records
 
 
 def _assert_all_close(actual, expected, what):
-  assert len(actual) == len(expected), what
-  for i, (a, e) in enumerate(zip(actual, expected)):
-    np.testing.assert_allclose(np.asarray(a), e, rtol=RTOL, atol=ATOL,
-                               err_msg="%s %d" % (what, i))
+  legacy_reference.assert_all_close(actual, expected, what, RTOL, ATOL)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

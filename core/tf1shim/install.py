@@ -90,39 +90,39 @@ def _repair_tf_slim():
                   stacklevel=3)
 
 
-def _missing_layer(name):
-  if name.startswith("__"):
-    raise AttributeError(name)
-  raise AttributeError(
-      "tf.compat.v1.layers.%s is not provided by tf1shim. It provides: %s. "
-      "Replace it with its Keras 3 equivalent (keras.layers), or run this "
-      "code under tf-keras (TF_USE_LEGACY_KERAS=1)." %
-      (name, ", ".join(layers.LAYER_NAMES)))
+def _replacement_module(api_name, source, names):
+  """A module named `api_name` holding `source`'s `names`.
+
+  Any other attribute raises an AttributeError that names what tf1shim
+  provides and what to do (Keras 3's own loader says only "not available").
+  """
+  module = types.ModuleType(
+      api_name, "TF1 API, provided by tf1shim (%s)." % source.__name__)
+  for name in names:
+    setattr(module, name, getattr(source, name))
+
+  def missing(name):
+    if name.startswith("__"):
+      raise AttributeError(name)
+    raise AttributeError(
+        "%s.%s is not provided by tf1shim. It provides: %s. Replace it with "
+        "its Keras 3 equivalent (keras.layers), or run this code under "
+        "tf-keras (TF_USE_LEGACY_KERAS=1)." %
+        (api_name.replace("tensorflow.", "tf.", 1), name, ", ".join(names)))
+
+  module.__getattr__ = missing
+  return module
 
 
 def _install_layers_module():
   """Makes `tf.compat.v1.layers` (and its submodule) tf1shim's layers."""
-  module = types.ModuleType(
-      "tensorflow.compat.v1.layers",
-      "TF1 layers, provided by tf1shim (tf1shim.layers).")
-  for name in layers.LAYER_NAMES:
-    setattr(module, name, getattr(layers, name))
-  module.__getattr__ = _missing_layer
+  module = _replacement_module("tensorflow.compat.v1.layers", layers,
+                               layers.LAYER_NAMES)
   for v1_module in _compat_v1_modules():
     v1_module.layers = module
   for module_name in ("tensorflow.compat.v1.layers",
                       "tensorflow._api.v2.compat.v1.layers"):
     sys.modules[module_name] = module
-
-
-def _missing_cell(name):
-  if name.startswith("__"):
-    raise AttributeError(name)
-  raise AttributeError(
-      "tf.compat.v1.nn.rnn_cell.%s is not provided by tf1shim. It provides: "
-      "%s. Replace it with its Keras 3 equivalent (keras.layers), or run "
-      "this code under tf-keras (TF_USE_LEGACY_KERAS=1)." %
-      (name, ", ".join(rnn.CELL_NAMES)))
 
 
 def _install_rnn_cell_module():
@@ -132,12 +132,8 @@ def _install_rnn_cell_module():
   is `tf.compat.v1.nn.rnn_cell` under `import tensorflow.compat.v1 as tf`,
   whose `nn` may be another module object than `tf.compat.v1.nn`.
   """
-  module = types.ModuleType(
-      "tensorflow.compat.v1.nn.rnn_cell",
-      "TF1 RNN cells, provided by tf1shim (tf1shim.rnn).")
-  for name in rnn.CELL_NAMES:
-    setattr(module, name, getattr(rnn, name))
-  module.__getattr__ = _missing_cell
+  module = _replacement_module("tensorflow.compat.v1.nn.rnn_cell", rnn,
+                               rnn.CELL_NAMES)
   for v1_module in _compat_v1_modules():
     v1_module.nn.rnn_cell = module
   for module_name in ("tensorflow.compat.v1.nn.rnn_cell",
