@@ -6,10 +6,15 @@
         mapping=checkpoints.load_rules("native_to_tf1.rules"),  # or "auto"
         strict=True)
 
-Reading, mapping, verified restore, and conversion (`to_keras_weights`,
-`to_tf2_checkpoint`, `to_tf1_checkpoint`, which never write an input nor
-replace an existing output unless `force=True`), `check_data` (every byte
-of a checkpoint against its checksums), and the `ckpt` tool (`cli.py`).
+Reading, mapping and verified restore; the rules format (`rules.py`: the
+one rules engine, first matching rule wins, with tensor transforms such as
+an LSTM's gate order, `transforms.py`), planned against shapes with a
+forward, gradients and inverse (`tensor_mapping.py`: `plan_mapping`,
+`plan_inverse`, `between` for two stages that both map to TF1 names);
+conversion (`to_keras_weights`, `to_tf2_checkpoint`, `to_tf1_checkpoint`,
+which never write an input nor replace an existing output unless
+`force=True`), `check_data` (every byte of a checkpoint against its
+checksums), and the `ckpt` command-line tool (`cli.py`).
 """
 
 from tf1shim.checkpoints.convert import ConversionError
@@ -31,10 +36,16 @@ from tf1shim.checkpoints.restore import restore_checkpoint
 from tf1shim.checkpoints.restore import RestoreError
 from tf1shim.checkpoints.restore import RestoreReport
 from tf1shim.checkpoints.restore import TRAINING_STATE
+from tf1shim.checkpoints.rules import Rules
+from tf1shim.checkpoints.tensor_mapping import between
+from tf1shim.checkpoints.tensor_mapping import plan as plan_mapping
+from tf1shim.checkpoints.tensor_mapping import plan_inverse
+from tf1shim.checkpoints.tensor_mapping import TensorMapping
 
 __all__ = ["ConversionError", "to_keras_weights", "to_tf1_checkpoint",
            "to_tf2_checkpoint", "check_data", "CheckpointError",
            "CheckpointReader", "Entry", "MappingError", "OutputError",
            "RestoreError", "RestoreReport", "Rule", "load_rules",
            "map_automatically", "map_by_rules", "parse_rules",
-           "restore_checkpoint", "TRAINING_STATE"]
+           "restore_checkpoint", "Rules", "TensorMapping", "TRAINING_STATE",
+           "between", "plan_inverse", "plan_mapping"]

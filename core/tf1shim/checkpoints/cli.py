@@ -4,7 +4,8 @@ Run as `bazel run //tools:ckpt -- <command> ...`, as `tf1shim-ckpt` when
 tf1shim is pip-installed, or as `python -m tf1shim.checkpoints.cli`.
 
 Exit codes: 0 success; 1 a mismatch (diff: the checkpoints differ; map,
-verify, convert: the model and the checkpoint do not match); 2 bad input
+verify, convert: the model and the checkpoint do not match, or a rule's
+transforms do not fit; verify --reference: the outputs differ); 2 bad input
 (a missing or damaged file, a bad rules file or factory, an output path
 that cannot or may not be written) -- one line on stderr starting with
 "error:"; 3 an internal error (a bug; --verbose shows the traceback);
@@ -30,6 +31,8 @@ EXAMPLES = """examples:
   ckpt diff before/model.ckpt-0 after/model.ckpt-1000
   ckpt map train/model.ckpt-1000 --model my_models:build_native --rules native.rules
   ckpt verify train/model.ckpt-1000 --model my_models:build_native --auto
+  ckpt verify train/model.ckpt-1000 --model my_models:build_native \
+      --rules lstm.rules --reference my_models:tf1_model_fn --inputs batch.npy
   ckpt convert train/model.ckpt-1000 --model my_models:build_native \\
       --rules native.rules --to keras model.weights.h5
   ckpt convert train/model.ckpt-1000 --model my_models:build_shim --to tf2 out/ckpt
@@ -40,7 +43,17 @@ EXAMPLES = """examples:
 MODULE:FACTORY names a function that returns the model, built (called once
 on an example input), e.g. my_models.py with `def build_native(): ...`.
 Rules files hold one `regex -> replacement` per line, from the model's
-variable names to the checkpoint's; `#` starts a comment (UTF-8).
+variable names to the checkpoint's, optionally with tensor transforms
+(`-> entry | rows 0:16 | gates i,j,f,o -> i,f,j,o | add f 1.0`, or
+`concat(A | ... ; B | ...)`); first matching rule wins; `#` starts a
+comment (UTF-8). --to tf1 writes the rules' inverse.
+
+verify compares outputs too with --reference MODULE:FUNCTION, a TF1 model
+function `(inputs, training) -> outputs` run in a TF1 graph with the
+checkpoint restored by Saver, and --inputs FILE.npy (one batch): the
+model restored through the rules must give the graph's outputs. Rules
+that transform tensors need it (a wrong gate order fits every shape), or
+--shapes-only to check shapes alone.
 
 exit codes: 0 success, 1 mismatch, 2 bad input (one line on stderr,
 "error: ..."), 3 internal error, 130/143 interrupted (SIGINT/SIGTERM).
@@ -332,25 +345,94 @@ def _plan_report(args, check_data=False):
 def cmd_map(args, out):
   report, _ = _plan_report(args)
   if args.json:
-    _dump_json({"mapping": report.assigned, "missing": report.missing,
+    _dump_json({"mapping": report.assigned,
+                "transforms": report.transformed, "missing": report.missing,
                 "unused": report.unused, "ignored": report.ignored,
-                "mismatched": report.mismatched}, out)
+                "mismatched": report.mismatched,
+                "partly_used": report.uncovered}, out)
   else:
     for name, entry in report.assigned.items():
-      out.write("%s <- %s\n" % (name, entry))
+      out.write("%s <- %s\n" % (name, report.transformed.get(name, entry)))
     out.write(str(report) + "\n")
   return EXIT_OK if report.complete else EXIT_MISMATCH
 
 
 def cmd_verify(args, out):
+  if bool(args.reference) != bool(args.inputs):
+    raise UsageError("--reference and --inputs go together: the outputs of "
+                     "the TF1 graph and of the model on the same batch.")
   report, checked = _plan_report(args, check_data=True)
   out.write("Data: the index and the bytes of all %d entries match their "
             "checksums.\n" % checked)
   out.write(str(report) + "\n")
-  out.write("OK: every variable has a checkpoint entry of its shape and dtype"
-            " and every entry is used.\n" if report.complete else
-            "FAILED: see above.\n")
-  return EXIT_OK if report.complete else EXIT_MISMATCH
+  if not report.complete:
+    out.write("FAILED: see above.\n")
+    return EXIT_MISMATCH
+  if not args.reference:
+    if report.transformed and not args.shapes_only:
+      raise UsageError(
+          "the rules transform %d variable(s), and shapes cannot show a "
+          "wrong gate order or row range: give --reference MODULE:FUNCTION "
+          "(the TF1 model function) and --inputs FILE.npy to compare "
+          "outputs, or --shapes-only to check shapes alone." %
+          len(report.transformed))
+    out.write("OK: every variable has a checkpoint entry of its shape and "
+              "dtype and every entry is used%s.\n" % (
+                  " (shapes only: outputs not compared)"
+                  if report.transformed else ""))
+    return EXIT_OK
+  from tf1shim.checkpoints import verify_outputs  # pylint: disable=g-import-not-at-top
+  inputs = _load_inputs(args.inputs)
+  reference = _load_function(args.reference, "--reference")
+  try:
+    expected = verify_outputs.tf1_graph_outputs(reference, report.checkpoint,
+                                                inputs)
+  except verify_outputs.RunError as e:
+    raise UsageError(str(e)) from e
+  model = _load_factory(args.model)
+  from tf1shim import checkpoints  # pylint: disable=g-import-not-at-top
+  checkpoints.restore_checkpoint(
+      report.checkpoint, model, mapping=_mapping(args), strict=True,
+      ignore=() if args.keep_training_state else checkpoints.TRAINING_STATE)
+  try:
+    got = verify_outputs.model_outputs(model, inputs)
+  except verify_outputs.RunError as e:
+    raise UsageError(str(e)) from e
+  result = verify_outputs.compare(got, expected, args.tolerance)
+  out.write(result.text + "\n")
+  out.write("OK: every variable has a checkpoint entry of its shape and dtype,"
+            " every entry is used, and the outputs match.\n" if result.ok
+            else "FAILED: the outputs differ from the TF1 graph's: a rule's "
+            "transforms (gate order, rows, added constants) or the model "
+            "does not match the checkpoint.\n")
+  return EXIT_OK if result.ok else EXIT_MISMATCH
+
+
+def _load_function(spec, option):
+  """The function MODULE:FUNCTION names (not called); UsageError if none."""
+  if ":" not in spec:
+    raise UsageError("%s must be MODULE:FUNCTION, got %r." % (option, spec))
+  module_name, name = spec.split(":", 1)
+  sys.path.insert(0, os.getcwd())
+  try:
+    module = importlib.import_module(module_name)
+  except Exception as e:  # pylint: disable=broad-except
+    raise UsageError("Cannot import module %r for %s: %s: %s" % (
+        module_name, option, type(e).__name__, e)) from e
+  function = getattr(module, name, None)
+  if not callable(function):
+    raise UsageError("Module %r has no callable %r for %s." % (
+        module_name, name, option))
+  return function
+
+
+def _load_inputs(path):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  try:
+    return np.load(path, allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise UsageError("Cannot read --inputs %s (a .npy file of one batch): "
+                     "%s" % (path, _first_line(e))) from e
 
 
 def cmd_convert(args, out):
@@ -404,13 +486,8 @@ def _convert_to_tf1(args, out):
     except (tf.errors.OpError, AssertionError, ValueError) as e:
       raise UsageError("Cannot read TF2 checkpoint %s into the model: %s" % (
           source, _first_line(e))) from e
-  names = None
-  if mapping is not None:
-    names = checkpoints.map_by_rules(
-        [n for n, _ in checkpoints.restore.model_variables(model)],
-        mapping).get
   written = checkpoints.to_tf1_checkpoint(
-      model, args.out, names=names, force=args.force,
+      model, args.out, mapping=mapping, force=args.force,
       inputs=inputs + ([args.rules] if args.rules else []))
   out.write("Wrote %s (%d variables, verified).\n" % (args.out, len(written)))
   return EXIT_OK
@@ -458,9 +535,21 @@ def build_parser():
   p.add_argument("--json", action="store_true")
   p.set_defaults(run=cmd_map)
 
-  p = commands.add_parser("verify", help="check a checkpoint's every byte "
-                          "and its fit to a model")
+  p = commands.add_parser("verify", help="check a checkpoint's every byte, "
+                          "its fit to a model, and (--reference) outputs")
   model_args(p)
+  p.add_argument("--reference", metavar="MODULE:FUNCTION",
+                 help="the TF1 model function `(inputs, training) -> "
+                 "outputs` whose graph, restored from the checkpoint, gives "
+                 "the expected outputs")
+  p.add_argument("--inputs", metavar="FILE.npy",
+                 help="one batch of inputs for --reference and the model")
+  p.add_argument("--tolerance", type=float, default=1e-5,
+                 help="largest output difference, relative to the largest "
+                 "reference output (default 1e-5: a few float32 ulps per "
+                 "step of a different kernel; a wrong gate order is O(1))")
+  p.add_argument("--shapes-only", action="store_true",
+                 help="accept transforming rules on shapes alone")
   p.set_defaults(run=cmd_verify)
 
   p = commands.add_parser("convert", help="convert for a model")

@@ -27,6 +27,7 @@ from tf1shim.checkpoints import outputs
 from tf1shim.checkpoints import reader as reader_lib
 from tf1shim.checkpoints import restore as restore_lib
 from tf1shim.checkpoints import streaming
+from tf1shim.checkpoints import tensor_mapping
 
 OutputError = outputs.OutputError
 
@@ -50,7 +51,11 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
   written dataset, read back from the file, must match them. Other entries
   (strings, partitioned variables, big-endian checkpoints) are read by
   TensorFlow, one tensor at a time, then written and checked the same way.
-  The file is renamed into place only once all of it has been checked.
+  So is a variable that rules make by transforming entries (`rows`,
+  `gates`, `add`, `concat`): its entries are read whole, transformed, and
+  the result written and checked. A rule that does not fit the shapes
+  raises before anything is written. The file is renamed into place only
+  once all of it has been checked.
 
   Args:
     checkpoint: the TF1 checkpoint prefix.
@@ -78,21 +83,29 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
   sources = _inputs(reader.prefix, inputs)
   out_dir = outputs.check(out_path, "file", sources, force)
   report = _checked_plan(reader, model, mapping, ignore)
-  entry_of = {id(v): report.assigned[name]
-              for name, v in restore_lib.model_variables(model)}
+  name_of = {id(v): name for name, v in restore_lib.model_variables(model)}
+  read = restore_lib.cached_reader(reader, report.plan)
   with outputs.Staging(out_dir) as staging, _raw_bundle(reader) as bundle, \
       streaming.VerifiedWriter() as writer:
     staged = os.path.join(staging.path, os.path.basename(out_path))
     failures = []
 
     def write_variable(variable, group, key):
-      entry = entry_of[id(variable)]
-      source = _source(reader, bundle, entry)
+      target = report.plan.targets[name_of[id(variable)]]
+      if target.is_rename:
+        label = target.sources[0]
+        source = _source(reader, bundle, label)
+      else:
+        # A transformed variable is computed whole from its entries (read
+        # by TensorFlow's CRC-checking reader), then written and checked
+        # the same way.
+        label = target.description
+        source = streaming.ArraySource(target.forward(read))
       if tuple(source.shape) != tuple(variable.shape):
         raise ConversionError("%s: the checkpoint's %s has shape %s, the "
-                              "variable %s." % (out_path, entry, source.shape,
+                              "variable %s." % (out_path, label, source.shape,
                                                 tuple(variable.shape)))
-      writer.write(group, key, source, label=entry)
+      writer.write(group, key, source, label=label)
 
     with outputs.writing(out_path):
       written = _keras_internal.save_weights_from(
@@ -102,8 +115,8 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
       _raise_write_error(out_path, failures)
       raise ConversionError("Verification of %s failed: %s." % (
           out_path, "; ".join(failures)))
-    if sorted(entry_of[id(v)] for v in written.values()) != sorted(
-        report.assigned.values()):
+    if sorted(name_of[id(v)] for v in written.values()) != sorted(
+        report.assigned):
       raise ConversionError("Keras wrote %d variables of the model, the "
                             "mapping has %d." % (len(written),
                                                  len(report.assigned)))
@@ -122,7 +135,7 @@ def _checked_plan(reader, model, mapping, ignore):
   report = restore_lib.restore_checkpoint(reader.prefix, model,
                                           mapping=mapping, dry_run=True,
                                           ignore=ignore)
-  integrity.check(reader.prefix, skip=set(report.assigned.values())
+  integrity.check(reader.prefix, skip=report.entries()
                   if report.complete else ())
   if not report.complete:
     raise restore_lib.RestoreError(report)
@@ -206,8 +219,9 @@ def to_tf2_checkpoint(checkpoint, model, out_prefix, mapping=None,
         for key in check.get_variable_to_shape_map()
         if key.endswith("/.ATTRIBUTES/VARIABLE_VALUE") and
         not key.startswith("save_counter"))
-    in_source = sorted(_digest(reader.read(entry))
-                       for entry in report.assigned.values())
+    read = restore_lib.cached_reader(reader, report.plan)
+    in_source = sorted(_digest(target.forward(read))
+                       for target in report.plan.targets.values())
     if in_file != in_source:
       raise ConversionError("Verification failed: the written checkpoint's "
                             "tensors differ from the source's.")
@@ -224,7 +238,7 @@ def _digest(value):
 
 
 def to_tf1_checkpoint(model, out_prefix, names=None, force=False,
-                      inputs=()):
+                      inputs=(), mapping=None):
   """A model's variables -> TF1 name-based checkpoint (for TF1 pipelines).
 
   Args:
@@ -234,19 +248,28 @@ def to_tf1_checkpoint(model, out_prefix, names=None, force=False,
     force: replace an existing checkpoint at `out_prefix` (its old shards
       included; never an input).
     inputs: the files the model was loaded from (never written).
+    mapping: instead of `names`, the rules (model names -> TF1 names) whose
+      inverse gives the entries: transforms undone (gate order put back,
+      constants subtracted, rows of several variables joined), each entry
+      made of its variables' elements exactly once.
 
   Returns:
     The TF1 names written, sorted.
 
   Raises:
-    MappingError: `names` gives two variables the same TF1 name.
+    MappingError: two variables would write one TF1 name, or the rules'
+      inverse does not cover an entry exactly once.
     OutputError, ConversionError: as for `to_keras_weights`.
   """
+  if names is not None and mapping is not None:
+    raise ValueError("Give `names` or `mapping`, not both.")
   named = restore_lib.model_variables(model)
+  resolve = tensor_mapping.resolver(names if mapping is None else mapping)
   by_target = {}
   for name, variable in named:
-    by_target.setdefault(names(name) if names else name, []).append(
-        (name, variable))
+    rule, entries = resolve(name)
+    if rule is None or rule.is_rename:
+      by_target.setdefault(entries[0], []).append((name, variable))
   taken = {t: [n for n, _ in pairs] for t, pairs in by_target.items()
            if len(pairs) > 1}
   if taken:
@@ -256,12 +279,20 @@ def to_tf1_checkpoint(model, out_prefix, names=None, force=False,
         "written once." % "; ".join(
             "%s <- %s" % (t, ", ".join(n)) for t, n in sorted(
                 taken.items())))
-  var_list = {target: pairs[0][1] for target, pairs in by_target.items()}
+  if len(by_target) == len(named):
+    # Renames only: each variable is written as it is.
+    values = {target: pairs[0][1] for target, pairs in by_target.items()}
+  else:
+    inverse = tensor_mapping.plan_inverse(
+        names if mapping is None else mapping,
+        {n: (tuple(v.shape), restore_lib.variable_dtype(v))
+         for n, v in named})
+    values = inverse.inverse({n: np.asarray(v) for n, v in named})
   sources = outputs.Inputs(list(inputs))
   out_dir = outputs.check(out_prefix, "prefix", sources, force)
   with outputs.Staging(out_dir) as staging:
     staged = os.path.join(staging.path, os.path.basename(out_prefix))
-    tensors = {name: tf.convert_to_tensor(v) for name, v in var_list.items()}
+    tensors = {name: tf.convert_to_tensor(v) for name, v in values.items()}
     names_sorted = sorted(tensors)
     with outputs.writing(out_prefix):
       try:
@@ -278,7 +309,7 @@ def to_tf1_checkpoint(model, out_prefix, names=None, force=False,
         raise ConversionError("Verification failed for %s." % name)
     outputs.commit_prefix(staged, out_prefix, sources, force,
                           trash=staging.path)
-  return sorted(var_list)
+  return sorted(values)
 
 
 def _has_nan(tensor):

@@ -3,15 +3,17 @@
 Three ways, in order of preference:
 
 * by TF1 name: shim stages keep TF1 names (`variable.path` is the name);
-* by rules: ordered regex rewrites from a model variable's name to a
-  checkpoint name, in a small text format meant for review in a pull request:
+* by rules (`rules.py`, the one rules engine): ordered regex rewrites from a
+  model variable's name to a checkpoint name, optionally with tensor
+  transforms, in a small text format meant for review in a pull request:
 
       # native Keras names -> TF1 names
       ^fully_native_model/conv2d(_\\d+)?/(kernel|bias)$  ->  model/conv2d/\\2
       ^fully_native_model/dense/                        ->  model/dense/
 
   The first rule whose pattern matches rewrites the name (`re.sub`); a name no
-  rule matches is looked up unchanged.
+  rule matches is looked up unchanged. Rules that transform tensors are
+  planned against shapes by `tensor_mapping.py`.
 * automatically: by leaf name (`kernel`, `moving_mean`), shape, and the order
   of same-kind layers (TF1's `dense`, `dense_1`, ... against the model's
   creation order); a variable whose leaf name matches nothing is matched by
@@ -21,76 +23,32 @@ Three ways, in order of preference:
 """
 
 import collections
-import dataclasses
 import re
 
+from tf1shim.checkpoints import rules as rules_lib
 
-class MappingError(ValueError):
-  """The mapping is ambiguous or invalid; the message lists the candidates."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-  pattern: str
-  replacement: str
-  line: int = 0
-
-  def apply(self, name):
-    return re.sub(self.pattern, self.replacement, name)
-
-
-def parse_rules(text, source="<rules>"):
-  """Rules from the text format above; errors name the line."""
-  rules = []
-  for number, raw in enumerate(text.splitlines(), start=1):
-    line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith(
-        "#") else ""
-    if not line:
-      continue
-    if "->" not in line:
-      raise MappingError("%s:%d: expected 'pattern -> replacement', got %r" %
-                         (source, number, raw))
-    pattern, replacement = (part.strip() for part in line.split("->", 1))
-    try:
-      compiled = re.compile(pattern)
-    except re.error as e:
-      raise MappingError("%s:%d: invalid pattern %r: %s" % (
-          source, number, pattern, e)) from e
-    try:
-      # Parses the replacement against the pattern (group references,
-      # escapes) now, not when a name first matches.
-      compiled.sub(replacement, "")
-    except (re.error, IndexError) as e:
-      raise MappingError("%s:%d: invalid replacement %r for pattern %r: %s"
-                         " (the pattern has %d group(s))" % (
-                             source, number, replacement, pattern, e,
-                             compiled.groups)) from e
-    rules.append(Rule(pattern, replacement, number))
-  return rules
-
-
-def load_rules(path):
-  """The rules of the UTF-8 text file at `path`."""
-  with open(path, "rb") as f:
-    data = f.read()
-  try:
-    text = data.decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise MappingError("Rules file %s is not UTF-8 text (byte %d); save it "
-                       "as UTF-8." % (path, e.start)) from e
-  return parse_rules(text, source=path)
+MappingError = rules_lib.MappingError
+Rule = rules_lib.Rule
+Rules = rules_lib.Rules
+parse_rules = rules_lib.parse_rules
+load_rules = rules_lib.load_rules
 
 
 def map_by_rules(model_names, rules):
-  """{model name: checkpoint name}, first matching rule wins."""
+  """{model name: checkpoint name}, first matching rule wins.
+
+  A rule that joins several entries (`concat`) has no single name: plan it
+  with `tensor_mapping.plan` instead (MappingError here).
+  """
+  rules = rules_lib.as_rules(rules)
   mapping = {}
   for name in model_names:
-    target = name
-    for rule in rules:
-      if re.search(rule.pattern, name):
-        target = rule.apply(name)
-        break
-    mapping[name] = target
+    rule, entries = rules.match(name)
+    if len(entries) != 1:
+      raise MappingError("%s: %s is made of %d checkpoint entries, not "
+                         "renamed; use checkpoints.plan_mapping." % (
+                             rule.where, name, len(entries)))
+    mapping[name] = entries[0]
   return mapping
 
 

@@ -61,9 +61,13 @@ def compare_stages(reference, candidate, batches, loss_fn,
       each later one for one training step.
     loss_fn: `(labels, outputs) -> scalar`; regularization losses are added.
     optimizer: an `Optimizer` used on both sides.
-    mapping: candidate variable name -> reference name (see
-      `report.resolve_mapping`): None, a dict, (regex, replacement) rules,
-      or a callable.
+    mapping: how the candidate's variables are made of the reference's
+      (see `report.plan_mapping`): None (same names), a dict, a callable
+      (name -> name), rules (`tf1shim.checkpoints.parse_rules` or
+      (regex, replacement) pairs, read by the one rules engine: the first
+      matching rule wins; transforms allowed), or
+      `tf1shim.checkpoints.between(candidate_rules, reference_rules)` when
+      both stages map to TF1 names by rules.
     random_tool: a factory of `DeterministicRandomTestTool`s; each stage runs
       under its own fresh tool.
     copy_weights: copy the reference's variables into the candidate (through

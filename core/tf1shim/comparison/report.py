@@ -8,9 +8,10 @@ loss and variables.
 """
 
 import dataclasses
-import re
 
 import numpy as np
+
+from tf1shim.checkpoints import tensor_mapping as checkpoints_mapping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,27 +115,45 @@ def _close(quantity, where, actual, expected, rtol, atol):
 
 
 def resolve_mapping(mapping, candidate_names):
-  """{candidate name: reference name} from a mapping specification.
+  """{candidate name: reference name} from a renaming specification.
 
   Args:
-    mapping: None (same names), a dict {candidate: reference}, a list of
-      (regex, replacement) rules applied in order to each candidate name,
-      or a callable.
+    mapping: None (same names), a dict {candidate: reference}, rules
+      (`tf1shim.checkpoints.parse_rules`, or (regex, replacement) pairs),
+      read by the one rules engine, `tf1shim.checkpoints`: the first
+      matching rule rewrites the name), or a callable.
     candidate_names: the candidate's variable names.
+
+  Raises:
+    MappingError: a rule joins several entries (`concat`): it has no one
+      name; use `plan_mapping`.
   """
-  if mapping is None:
-    return {n: n for n in candidate_names}
-  if isinstance(mapping, dict):
-    return {n: mapping.get(n, n) for n in candidate_names}
-  if callable(mapping):
-    return {n: mapping(n) for n in candidate_names}
+  resolve = checkpoints_mapping.resolver(mapping)
   resolved = {}
   for name in candidate_names:
-    target = name
-    for pattern, replacement in mapping:
-      target = re.sub(pattern, replacement, target)
-    resolved[name] = target
+    rule, targets = resolve(name)
+    if len(targets) != 1:
+      raise checkpoints_mapping.MappingError(
+          "%s: %s is made of several reference variables (%s); it has no "
+          "one name." % (rule.where, name, ", ".join(targets)))
+    resolved[name] = targets[0]
   return resolved
+
+
+def plan_mapping(mapping, candidate, reference):
+  """The `tf1shim.checkpoints` plan of the candidate's variables from the
+  reference's: `mapping` is None, a dict, rules (with transforms), a
+  callable, or `tf1shim.checkpoints.between(candidate_rules,
+  reference_rules)` when both stages map to TF1 names by rules.
+
+  Args:
+    candidate, reference: {name: value} (values give shapes and dtypes).
+  """
+  def shapes(values):
+    return {n: (np.shape(v), np.asarray(v).dtype) for n, v in values.items()}
+
+  return checkpoints_mapping.plan(mapping, shapes(candidate),
+                                  shapes(reference))
 
 
 def compare_runs(reference, candidate, mapping=None, tolerances=None):
@@ -142,21 +161,28 @@ def compare_runs(reference, candidate, mapping=None, tolerances=None):
 
   Args:
     reference, candidate: `StageRun`s.
-    mapping: how candidate variable names map to reference names (see
-      `resolve_mapping`).
+    mapping: how the candidate's variables are made of the reference's (see
+      `plan_mapping`): the expected variables, variables after each step
+      and gradients (the linear part of a transform) are the reference's,
+      mapped.
     tolerances: a `Tolerances`.
 
   Returns:
     A `ComparisonReport`.
+
+  Raises:
+    MappingError: a rule's transforms do not fit the shapes.
   """
   tol = tolerances or Tolerances()
   checks = []
-  names = resolve_mapping(mapping, list(candidate.variables))
-  checks.extend(_check_variable_names(reference, candidate, names))
+  planned = plan_mapping(mapping, candidate.variables, reference.variables)
+  checks.extend(_check_variable_names(reference, candidate, planned))
+  targets = planned.targets
   if all(c.passed for c in checks):
-    for name, target in names.items():
+    expected = planned.forward(reference.variables)
+    for name in targets:
       checks.append(_close("variables", name, candidate.variables[name],
-                           reference.variables[target], tol.variables_rtol,
+                           expected[name], tol.variables_rtol,
                            tol.variables_atol))
   checks.append(_close("output (inference)", "", candidate.inference_output,
                        reference.inference_output, tol.outputs_rtol,
@@ -165,16 +191,17 @@ def compare_runs(reference, candidate, mapping=None, tolerances=None):
                        reference.training_output, tol.outputs_rtol,
                        tol.outputs_atol))
   checks.append(_check_regularization(reference, candidate, tol))
-  for name, target in names.items():
+  for name, target in targets.items():
     if not candidate.trainable.get(name):
       continue
     got = candidate.gradients.get(name)
-    want = reference.gradients.get(target)
-    if got is None or want is None:
-      checks.append(Check("gradients", name, got is None and want is None,
-                          detail="no gradient on the %s side" % (
-                              "candidate" if got is None else "reference")))
+    wants = [reference.gradients.get(s) for s in target.sources]
+    if got is None or any(w is None for w in wants):
+      checks.append(Check("gradients", name, got is None and all(
+          w is None for w in wants), detail="no gradient on the %s side" % (
+              "candidate" if got is None else "reference")))
       continue
+    want = target.forward(reference.gradients, linear=True)
     checks.append(_close("gradients", name, got, want, tol.gradients_rtol,
                          tol.gradients_atol))
   if len(candidate.losses) != len(reference.losses):
@@ -185,41 +212,57 @@ def compare_runs(reference, candidate, mapping=None, tolerances=None):
                                      start=1):
     checks.append(_close("loss at step %d" % step, "", got, want,
                          tol.training_rtol, tol.training_atol))
-    for name, target in names.items():
+    expected = planned.forward(reference.variables_after_step[step - 1])
+    for name in targets:
       checks.append(_close(
           "variables after step %d" % step, name,
-          candidate.variables_after_step[step - 1][name],
-          reference.variables_after_step[step - 1][target],
+          candidate.variables_after_step[step - 1][name], expected[name],
           tol.training_rtol, tol.training_atol))
   return ComparisonReport(checks)
 
 
-def _check_variable_names(reference, candidate, names):
+def _check_variable_names(reference, candidate, planned):
+  """Every candidate variable made of reference variables of its shape,
+  dtype and trainability; every reference variable used exactly once."""
   checks = []
-  targets = list(names.values())
-  for target in sorted({t for t in targets if targets.count(t) > 1}):
-    checks.append(Check("variables", target, False, np.inf, np.inf,
-                        "mapped from %d candidate variables" %
-                        targets.count(target)))
-  for name, target in names.items():
-    if target not in reference.variables:
+  users = planned.users()
+  renamed = {}
+  for target in planned.targets.values():
+    if target.is_rename:
+      renamed.setdefault(target.sources[0], []).append(target.name)
+  for source in sorted(users):
+    if len(renamed.get(source, ())) > 1:
+      checks.append(Check("variables", source, False, np.inf, np.inf,
+                          "mapped from %d candidate variables" %
+                          len(renamed[source])))
+    elif any(not planned.targets[n].is_rename for n in users[source]):
+      problem = planned.coverage_problem(source)
+      if problem:
+        checks.append(Check("variables", source, False, np.inf, np.inf,
+                            "reference " + problem))
+  for name in candidate.variables:
+    if name in planned.missing:
       checks.append(Check("variables", name, False, np.inf, np.inf,
-                          "no reference variable %r" % target))
-      continue
-    got, want = candidate.variables[name], reference.variables[target]
-    if np.shape(got) != np.shape(want) or (
-        np.asarray(got).dtype != np.asarray(want).dtype):
-      checks.append(Check("variables", name, False, np.inf, np.inf,
-                          "%s %s vs reference %s %s" % (
-                              np.asarray(got).dtype, np.shape(got),
-                              np.asarray(want).dtype, np.shape(want))))
-    elif candidate.trainable[name] != reference.trainable[target]:
+                          "no reference variable %s" % " or ".join(
+                              map(repr, planned.wanted[name]))))
+  for name, source, why in planned.mismatched:
+    got, want = candidate.variables[name], reference.variables.get(source)
+    checks.append(Check("variables", name, False, np.inf, np.inf,
+                        "%s %s vs reference %s %s" % (
+                            np.asarray(got).dtype, np.shape(got),
+                            np.asarray(want).dtype, np.shape(want))
+                        if want is not None else why))
+  for name, target in planned.targets.items():
+    flags = {reference.trainable[s] for s in target.sources}
+    if flags != {candidate.trainable[name]}:
       checks.append(Check("variables", name, False, detail=(
-          "trainable=%s vs reference %s" % (candidate.trainable[name],
-                                            reference.trainable[target]))))
-  for target in reference.variables:
-    if target not in targets:
-      checks.append(Check("variables", target, False, np.inf, np.inf,
+          "trainable=%s vs reference %s" % (
+              candidate.trainable[name],
+              " ".join(str(reference.trainable[s])
+                       for s in target.sources)))))
+  for source in reference.variables:
+    if source not in users:
+      checks.append(Check("variables", source, False, np.inf, np.inf,
                           "reference variable with no candidate"))
   return checks
 

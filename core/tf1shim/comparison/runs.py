@@ -188,8 +188,8 @@ def run_tf2_stage(build_model, batches, loss_fn, optimizer=Optimizer(),
       and assigned before the first forward.
     variable_names: optional `variable -> name`; default: `tf1_name` without
       `:0` (a Keras variable's path).
-    mapping: how this stage's names map to the names of `initial_values`
-      (see `report.resolve_mapping`).
+    mapping: how this stage's variables are made of `initial_values` (see
+      `report.plan_mapping`: names, or rules with transforms).
     create_first: create the variables with an inference-mode call first and
       record them as `initial_variables` (implied by `initial_values`).
 
@@ -208,13 +208,17 @@ def run_tf2_stage(build_model, batches, loss_fn, optimizer=Optimizer(),
       model(x0, training=False)
     if initial_values is not None:
       variables = _variables(model)
-      targets = report.resolve_mapping(mapping, [name_of(v) for v in variables])
+      planned = report.plan_mapping(
+          mapping, {name_of(v): v.numpy() for v in variables},
+          initial_values)
+      for name, source, why in planned.mismatched:
+        raise ValueError("Cannot copy %s into %s: %s." % (source, name, why))
       for v in variables:
-        target = targets[name_of(v)]
-        if target not in initial_values:
-          raise ValueError("No value to copy into %s (mapped to %r)." %
-                           (name_of(v), target))
-        v.assign(initial_values[target])
+        name = name_of(v)
+        if name in planned.missing:
+          raise ValueError("No value to copy into %s (mapped to %s)." % (
+              name, " + ".join(map(repr, planned.wanted[name]))))
+        v.assign(planned.targets[name].forward(initial_values.__getitem__))
     if initial_values is not None or create_first:
       initial = {name_of(v): v.numpy() for v in _variables(model)}
     with step():
