@@ -3,8 +3,11 @@
 Models (third_party/tf1_models: loader.py reads each file from its pinned,
 installed PyPI package at test time; tiny_models.py configures it): BERT's
 encoder (bert-tensorflow 1.0.4, bert/modeling.py of google-research/bert)
-and the DCGAN generator + discriminator of tensorflow-gan 2.1.0
-(examples/cifar/networks.py), in inference and training mode (batch norm).
+the DCGAN generator + discriminator of tensorflow-gan 2.1.0
+(examples/cifar/networks.py), in inference and training mode (batch norm),
+and ELMo's bidirectional LSTM language model (bilm 0.1.post5,
+bilm/training.py of allenai/bilm-tf: LSTMCell stacks with projection and
+clipping, ResidualWrapper, DropoutWrapper, MultiRNNCell, static_rnn).
 
 Each model is built in a TF1 graph in a subprocess with TF_USE_LEGACY_KERAS=1
 (TF1's layers and tf-slim as on TF1, testing/legacy_tf1.py; no tf1shim),

@@ -26,6 +26,7 @@ each call lists what it got in that call's graph collections
 import contextlib
 import functools
 import inspect
+import sys
 import threading
 
 import keras
@@ -40,6 +41,15 @@ from tf1shim import tf1_variable
 # `object.__setattr__` so that neither Keras nor TensorFlow tracks the store
 # itself: its variables are tracked through the owner.
 STORE_ATTRIBUTE = "_tf1shim_variable_store"
+
+# Set while tf1shim itself (an owner, a `get_or_create_layer` layer) creates
+# variables: the bare-variable creator (`VariableStore._variable_creator`)
+# lets them through. Process-wide per thread, since a nested decorated call
+# of another object has its own creator on the same stack.
+_own_creation = threading.local()
+# How many frames above a `tf.Variable` creator to look for the Keras (or
+# tf-keras) code that creates it (`_created_by_keras`).
+_KERAS_CREATION_FRAMES = 24
 
 
 class VariableStore:
@@ -75,6 +85,9 @@ class VariableStore:
     # TF1 functional layers (`tf.compat.v1.layers.dense(...)`) made on the
     # first call, by (class, variable scope), to call again on later calls.
     self._functional_layers = {}
+    # Names of the variables TF1 code created with a bare `tf.Variable(...)`
+    # (`tf.compat.v1.Variable`): global variables named by the name scope.
+    self._bare_names = set()
     self._created_all = False
     # The decorated methods' graph functions (`graph_function=True` in
     # tracking.py): decorated method -> tf.function bound to the object.
@@ -173,7 +186,7 @@ class VariableStore:
     self._check_may_create("layer", full_name)
     # Keras variables of the new layer get the TF1 scope as path prefix.
     with _keras_internal.outside_stateless_scope(), tf.init_scope(), \
-        _keras_internal.keras_path_scope(scope_name):
+        _keras_internal.keras_path_scope(scope_name), _creating_own():
       layer = create_layer()
     self._layers[full_name] = layer
     self._owner.track_layer(full_name, layer)
@@ -226,6 +239,8 @@ class VariableStore:
       if creating:
         stack.enter_context(self._owner.creating_state())
       stack.enter_context(_tf_internal.with_variable_store(self))
+      # A bare `tf.Variable(...)` of TF1 code is a variable of this object.
+      stack.enter_context(tf.variable_creator_scope(self._variable_creator))
       self._owner.begin_call()
       if fresh_scopes and not nested:
         # After the store: the new root scope must see it to keep `reuse`.
@@ -236,11 +251,17 @@ class VariableStore:
         stack.enter_context(_tf_internal.root_name_scope())
       self._thread_state.accessed = set()
       self._thread_state.functional_used = set()
+      self._thread_state.op_names = set()  # bare variables' names, lowered
+      # Bare variables are named by the name scope below this one: the root
+      # for a top-level call; a nested call's Keras name scope may differ
+      # between its first and later calls.
+      self._thread_state.base_scope = tf.get_current_name_scope()
       try:
         yield
       finally:
         self._thread_state.accessed = None
         self._thread_state.functional_used = None
+        self._thread_state.op_names = None
     if creating:
       self._created_all = True
     if self._owner.reports_losses_per_call:
@@ -317,6 +338,13 @@ class VariableStore:
     if shape is not None:
       shape = tf.TensorShape(shape)
 
+    if name in self._bare_names:
+      raise ValueError(
+          "tf1shim: get_variable(%r) asks for the name of a variable TF1 code "
+          "created with tf.Variable(...) in this decorated call. "
+          "get_variable never shares a tf.Variable (in a TF1 graph it would "
+          "create a second variable, renamed); give one of them another "
+          "name." % name)
     if name in self._vars:
       found = self._vars[name]
       if reuse is not True and reuse is not _tf_internal.AUTO_REUSE and (
@@ -367,10 +395,11 @@ class VariableStore:
       initializer = _default_initializer(name, dtype)
     initial_value, value_dtype = _initial_value(name, initializer, shape,
                                                 dtype, initializing_from_value)
-    variable = self._owner.create_variable(
-        name, initial_value, shape, value_dtype, trainable=trainable,
-        validate_shape=validate_shape, constraint=constraint,
-        synchronization=synchronization, aggregation=aggregation)
+    with _creating_own():
+      variable = self._owner.create_variable(
+          name, initial_value, shape, value_dtype, trainable=trainable,
+          validate_shape=validate_shape, constraint=constraint,
+          synchronization=synchronization, aggregation=aggregation)
     self._vars[name] = variable
     self._initial_value_fns[name] = _initial_value_fn(initial_value,
                                                       value_dtype)
@@ -388,6 +417,87 @@ class VariableStore:
 
     if regularizer is not None:
       self._regularize(name, variable, regularizer)
+    return view
+
+  # --- Bare `tf.Variable(...)` in TF1 code ----------------------------------
+
+  def _variable_creator(self, next_creator, **kwargs):
+    """`tf.variable_creator_scope` creator while a call of this store runs.
+
+    TF1 code's own `tf.Variable(...)` / `tf.compat.v1.Variable(...)` becomes
+    a variable of the decorated object (`_bare_variable`); variables tf1shim
+    creates itself, and those Keras or tf-keras create for their layers and
+    variables (a layer from `get_or_create_layer`, a Keras layer called in
+    the method, a nested decorated layer), pass through untouched.
+    """
+    if (getattr(_own_creation, "depth", 0) or
+        kwargs.get("variable_def") is not None or
+        _created_by_keras(sys._getframe(1))):  # pylint: disable=protected-access
+      return next_creator(**kwargs)
+    return self._bare_variable(**kwargs)
+
+  def _bare_variable(self, initial_value=None, name=None, trainable=None,
+                     dtype=None, constraint=None,
+                     synchronization=tf.VariableSynchronization.AUTO,
+                     aggregation=tf.VariableAggregation.NONE,
+                     collections=None, **unused):
+    """A TF1 global variable: created on the first call, then returned.
+
+    As in a TF1 graph, it is named by the current name scope (`Variable`,
+    `scope/Variable`, `name=` replacing `Variable`), made unique among the
+    names of this call (`Variable_1`, ...: TF1's op-name uniquification), so
+    the n-th such variable of every call is the same variable. It is in
+    GLOBAL_VARIABLES (or `collections=`) and, when trainable,
+    TRAINABLE_VARIABLES; Keras sees a Keras variable with that path.
+    """
+    del unused  # shape, validate_shape, caching_device, use_resource, ...
+    accessed = self._accessed()
+    op_names = self._thread_state.op_names
+    scope = tf.get_current_name_scope()
+    base_scope = self._thread_state.base_scope
+    if base_scope and (scope + "/").startswith(base_scope + "/"):
+      scope = scope[len(base_scope) + 1:]
+    base = (name or "Variable").rstrip("/")
+    base = scope + "/" + base if scope else base
+    full_name, i = base, 0
+    while full_name.lower() in op_names or (
+        full_name in accessed and full_name not in self._bare_names):
+      i += 1
+      full_name = "%s_%d" % (base, i)
+    op_names.add(full_name.lower())
+    if full_name in self._bare_names:
+      accessed.add(full_name)
+      view = self.tf1_variable(full_name)
+      self._list_in_collections(full_name, view)
+      return view
+    if full_name in self._vars:
+      raise ValueError(
+          "tf1shim: tf.Variable(...) named %r in a decorated call takes the "
+          "name of a variable TF1 code gets from get_variable later in the "
+          "call. Give the tf.Variable another name." % full_name)
+    self._check_may_create("variable", full_name)
+    if trainable is None:
+      trainable = synchronization != tf.VariableSynchronization.ON_READ
+    value = _concrete_initial_value(initial_value, dtype, full_name)
+    with _creating_own():
+      # A thunk: the owner evaluates it where it creates the variable (the
+      # eager value must not be captured into a tf.function's graph).
+      variable = self._owner.create_variable(
+          full_name, lambda: value, value.shape, value.dtype,
+          trainable=trainable,
+          validate_shape=True, constraint=constraint,
+          synchronization=synchronization, aggregation=aggregation)
+    self._vars[full_name] = variable
+    self._bare_names.add(full_name)
+    self._initial_value_fns[full_name] = lambda: value
+    accessed.add(full_name)
+    keys = list(collections) if collections is not None else [
+        tf.compat.v1.GraphKeys.GLOBAL_VARIABLES]
+    if trainable and tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES not in keys:
+      keys.append(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
+    self._collection_keys[full_name] = keys
+    view = self.tf1_variable(full_name)
+    self._list_in_collections(full_name, view)
     return view
 
   def list_scope_variables(self, scope_name):
@@ -464,6 +574,72 @@ class VariableStore:
                                           regularizer)
     if not self._owner.regularize(variable, regularizer):
       self._unreported_regularizers[name] = (variable, regularizer)
+
+
+@contextlib.contextmanager
+def _creating_own():
+  """Variables created inside are tf1shim's own (not bare TF1 variables)."""
+  _own_creation.depth = getattr(_own_creation, "depth", 0) + 1
+  try:
+    yield
+  finally:
+    _own_creation.depth -= 1
+
+
+def _created_by_keras(frame):
+  """Whether the `tf.Variable` being created belongs to Keras or tf-keras.
+
+  Keras 3 creates a Keras variable's `tf.Variable` in its `_initialize`
+  (also deferred, after a symbolic build); tf-keras in a layer's
+  `add_weight` (and its optimizers' `add_slot`). Those variables are
+  tracked by their layers (and a nested decorated layer's by its own
+  store), so the creator leaves them alone.
+  """
+  tf_keras = sys.modules.get("tf_keras")
+  for _ in range(_KERAS_CREATION_FRAMES):
+    if frame is None:
+      return False
+    code_name = frame.f_code.co_name
+    if code_name in ("_initialize", "add_weight", "add_slot"):
+      owner = frame.f_locals.get("self")
+      if isinstance(owner, (keras.Variable, keras.layers.Layer)) or (
+          tf_keras is not None and isinstance(
+              owner, (tf_keras.layers.Layer, tf_keras.optimizers.Optimizer))):
+        return True
+    frame = frame.f_back
+  return False
+
+
+def _concrete_initial_value(initial_value, dtype, name):
+  """The eager value of a `tf.Variable`'s `initial_value` (or thunk).
+
+  Inside a `tf.function` trace TF1 code's initial value is a graph tensor
+  (`tf.zeros(...)`, `tf.truncated_normal(...)`): a constant one is folded,
+  any other is computed from the ops it depends on, which must not depend on
+  the function's inputs (TF1 would have needed a feed to initialize it).
+  """
+  if initial_value is None:
+    raise ValueError("tf.Variable %s: initial_value must be specified." %
+                     name)
+  with tf.init_scope():
+    if callable(initial_value):
+      initial_value = initial_value()
+  if tf.is_symbolic_tensor(initial_value):
+    folded = tf.get_static_value(initial_value)
+    if folded is not None:
+      initial_value = folded
+    else:
+      try:
+        initial_value = _tf_internal.evaluate_lifted(initial_value)
+      except _tf_internal.UnliftableError as error:
+        raise ValueError(
+            "tf1shim: the initial value of tf.Variable %s depends on the "
+            "inputs of the call (%s). A variable's initial value must be "
+            "computable before the model runs, as in a TF1 graph without "
+            "feeds; pass a value that does not depend on the inputs." %
+            (name, error)) from error
+  with tf.init_scope():
+    return tf.convert_to_tensor(initial_value, dtype=dtype)
 
 
 class _OnTF1Variable:

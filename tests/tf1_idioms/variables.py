@@ -235,12 +235,38 @@ def use_resource_false(x, training):
 # Learning-rate and step variables (tensorflow/models tutorials/rnn/ptb
 # ptb_word_lm.py: `self._lr = tf.Variable(0.0, trainable=False)`): a bare
 # tf.Variable in model code, a global variable of the graph.
-@idiom(cls=1, xfail=(
-    "gap beyond issue 11's items: a bare tf.Variable() in TF1 model code is "
-    "not tracked by the decorated layer (TF1: global variable 'Variable:0'); "
-    "a new one each eager call, and in tf.function the re-trace fails"))
+@idiom(cls=1)
 def bare_tf_variable_in_model(x, training):
   del training
   scale = v1.Variable(0.5, trainable=False)
   w = v1.get_variable("w", [6, 3])
   return tf.matmul(x, w) * scale
+
+
+# The TF1 MNIST tutorials ("Deep MNIST for experts": `weight_variable`,
+# `bias_variable` helpers): trainable bare tf.Variables from random and
+# constant initial-value ops, several of one default name (`Variable`,
+# `Variable_1`, ...) and some under a name scope, found again through
+# tf.compat.v1.trainable_variables() for an L2 penalty.
+@idiom(cls=1)
+def bare_tf_variables_mnist_tutorial(x, training):
+  del training
+
+  def weight_variable(shape):
+    return tf.Variable(v1.truncated_normal(shape, stddev=0.1))
+
+  def bias_variable(shape):
+    return tf.Variable(tf.constant(0.1, shape=shape))
+
+  h = tf.nn.relu(tf.matmul(x, weight_variable([6, 5])) + bias_variable([5]))
+  with tf.name_scope("readout"):
+    w = v1.Variable(tf.zeros([5, 3]) + 0.05, name="weights")
+    out = tf.matmul(h, w) + bias_variable([3])
+  names = [v.name for v in v1.trainable_variables()]
+  assert names == ["Variable:0", "Variable_1:0", "readout/weights:0",
+                   "readout/Variable:0"], names
+  assert [v.name for v in v1.global_variables()] == names
+  penalty = 1e-3 * tf.add_n([tf.nn.l2_loss(v) for v in
+                             v1.trainable_variables()])
+  v1.add_to_collection(v1.GraphKeys.REGULARIZATION_LOSSES, penalty)
+  return out

@@ -48,14 +48,20 @@ def apply_edits(source, edits, expect=(), filename="<source>"):
   return source
 
 
-def load(module_name, distribution, version, path, edits=(), expect=()):
-  """Executes the edited file as module `module_name` (cached)."""
+def load(module_name, distribution, version, path, edits=(), expect=(),
+         namespace=None):
+  """Executes the edited file as module `module_name` (cached).
+
+  `namespace`: names the edited file uses that the loader provides (set in
+  the module before it runs).
+  """
   if module_name in sys.modules:
     return sys.modules[module_name]
   filename, source = _source(distribution, version, path)
   source = apply_edits(source, edits, expect, filename)
   module = types.ModuleType(module_name)
   module.__file__ = filename  # tracebacks show the installed file's lines
+  module.__dict__.update(namespace or {})
   code = compile(source, filename, "exec")
   sys.modules[module_name] = module
   try:
@@ -104,3 +110,48 @@ def cifar_dcgan_networks():
   """tensorflow/gan `examples/cifar/networks.py`, from tensorflow-gan."""
   return load("tf1_models_cifar_dcgan_networks", GAN_DIST, GAN_VERSION,
               "tensorflow_gan/examples/cifar/networks.py", (), GAN_EXPECT)
+
+
+BILM_DIST, BILM_VERSION = "bilm", "0.1.post5"
+# allenai/bilm-tf's `training.py`: ELMo's bidirectional LSTM language model
+# (`LanguageModel`: char CNN + highway, LSTMCell stacks with projection and
+# clipping, ResidualWrapper, DropoutWrapper, MultiRNNCell, static_rnn,
+# softmax). Written for TF 1.x: TF1's API through tensorflow.compat.v1; its
+# relative import of the package's vocabulary classes from the installed
+# package (this file is executed alone); and its five `tf.placeholder`s
+# (token characters, their reverse, next token ids) become `_bilm_input`,
+# which hands the model the tensors `bilm_inputs` holds (a placeholder
+# cannot exist eagerly; in a TF1 graph they are the same tensors a feed
+# would give).
+BILM_EDITS = (
+    ("import tensorflow as tf\n", "import tensorflow.compat.v1 as tf\n", 1),
+    ("from .data import ", "from bilm.data import ", 1),
+    ("tf.placeholder(", "_bilm_input(", 5),
+)
+BILM_EXPECT = (
+    ("contrib", 0),
+    ("tf.nn.rnn_cell.LSTMCell(", 2),
+    ("tf.nn.static_rnn(", 2),
+)
+
+# name of a placeholder of training.py -> the tensor it stands for.
+bilm_inputs = {}
+
+
+def _bilm_input(dtype, shape=None, name=None):
+  """What bilm's `tf.placeholder(dtype, shape, name)` gives (see above)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  value, dtype = bilm_inputs[name], tf.as_dtype(dtype)
+  if value.dtype != dtype or (shape is not None and
+                              value.shape.as_list() != list(shape)):
+    raise ValueError("bilm input %s: expected %s%s, got %s%s" % (
+        name, dtype.name, list(shape), value.dtype.name,
+        value.shape.as_list()))
+  return value
+
+
+def bilm_training():
+  """allenai/bilm-tf `bilm/training.py`, from bilm."""
+  return load("tf1_models_bilm_training", BILM_DIST, BILM_VERSION,
+              "bilm/training.py", BILM_EDITS, BILM_EXPECT,
+              namespace={"_bilm_input": _bilm_input})
