@@ -1,5 +1,6 @@
 """`pip install ./core` installs a working tf1shim."""
 
+import configparser
 import os
 import subprocess
 import sys
@@ -43,6 +44,21 @@ def test_pip_install_core(tmp_path):
   assert helped.returncode == 0, helped.stderr[-3000:]
   assert "usage:" in helped.stdout
   assert "imported tensorflow: False" in helped.stdout
+  # Both launchers are console entry points of the installed package, and
+  # the scripts pip made for them run.
+  entry_points = configparser.ConfigParser()
+  entry_points.read([str(path) for path in target.glob(
+      "tf1shim-*.dist-info/entry_points.txt")])
+  assert dict(entry_points["console_scripts"]) == {
+      "tf1shim-ckpt": "tf1shim_ckpt:main",
+      "tf1shim-migrate": "tf1shim_migrate:main"}
+  for script in ("tf1shim-ckpt", "tf1shim-migrate"):
+    ran = subprocess.run(
+        [str(target / "bin" / script), "--help"], capture_output=True,
+        text=True, check=False, timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(target)))
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.startswith("usage: "), ran.stdout[:300]
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The private TensorFlow and Keras touch points, checked on the installed
-versions (`_tf_internal.py`, `_keras_internal.py`): a TF or Keras upgrade
+versions (`_tf_internal.py`, `_keras_internal.py`, including those that
+`install.py` and `slim_compat.py` reach through them): a TF or Keras upgrade
 that moves one of them fails here, by name."""
 
 import keras
@@ -342,6 +343,119 @@ def test_autocast_dtype_is_the_one_keras_casts_its_variables_to():
 
   Uncast(dtype="mixed_float16")(tf.ones([1, 1]))
   assert seen == {"dtype": None, "read": tf.float32}
+
+
+# --- install.py: TensorFlow's generated v1 API module ------------------------
+
+
+def test_generated_v1_api_module_is_tensorflow_v1_api():
+  import importlib  # pylint: disable=g-import-not-at-top
+  module = _tf_internal.generated_v1_api_module()
+  assert module is not None
+  assert module.__name__ == _tf_internal.v1_api_module_names("x")[1][:-2]
+  assert module.get_variable is v1.get_variable
+  # Both names import the v1 API's submodules (install() replaces `layers`
+  # and `nn.rnn_cell` under them; `nn` itself is TensorFlow's).
+  for name in _tf_internal.v1_api_module_names("nn"):
+    assert importlib.import_module(name).dynamic_rnn is v1.nn.dynamic_rnn
+
+
+def test_install_replaces_the_modules_under_both_names():
+  import sys  # pylint: disable=g-import-not-at-top
+  tf1shim.install()
+  for submodule in ("layers", "nn.rnn_cell"):
+    names = _tf_internal.v1_api_module_names(submodule)
+    assert sys.modules[names[0]] is sys.modules[names[1]]
+  assert v1.layers.dense is tf1shim.layers.dense
+  assert _tf_internal.generated_v1_api_module().layers.dense is (
+      tf1shim.layers.dense)
+
+
+# --- slim_compat.py: what tf-slim 1.1.0 reaches in TensorFlow ----------------
+
+
+def test_layers_normalization_is_the_lazy_module_of_tf_own_tf1_layers():
+  module, attribute = _tf_internal.layers_normalization()
+  assert module.__name__ == "tensorflow.python.layers.normalization"
+  assert attribute in vars(module)  # lazily loaded (or tf1shim's, applied)
+
+
+def test_eager_name_scope_is_entered_eagerly():
+  assert tf.executing_eagerly()
+  with _tf_internal.eager_name_scope("outer") as outer:
+    with _tf_internal.eager_name_scope(None, default_name="d") as inner:
+      pass
+  assert (outer, inner) == ("outer/", "outer/d/")
+
+
+def test_assign_moving_average_moves_a_variable():
+  variable = tf.Variable(1.0)
+  _tf_internal.assign_moving_average(variable, 3.0, decay=0.75,
+                                     zero_debias=False)
+  assert variable.numpy() == 1.5  # 1 - (1 - 3) * (1 - 0.75)
+
+
+def test_slim_moved_names_are_the_objects_of_tensorflow_modules():
+  """slim_compat restores names TF 2.21 moved from their public names; they
+  must be the objects TensorFlow's private modules (where tf-slim looked
+  for them) define, or a TF1 graph would see other classes."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  from tf1shim import slim_compat  # pylint: disable=g-import-not-at-top
+  where = {"Tensor": "tensorflow.python.framework.tensor",
+           "IndexedSlices": "tensorflow.python.framework.indexed_slices",
+           "stack": "tensorflow.python.ops.array_ops_stack",
+           "unstack": "tensorflow.python.ops.array_ops_stack",
+           "cond": "tensorflow.python.ops.cond",
+           "variable": "tensorflow.python.ops.variable_v1"}
+  checked = set()
+  for attributes in slim_compat._MOVED_NAMES.values():  # pylint: disable=protected-access
+    for moved in attributes.values():
+      for name, public_name in moved.items():
+        module = importlib.import_module(where[name])
+        own = getattr(module, "VariableV1" if name == "variable" else name)
+        assert slim_compat._public(public_name) is own, name  # pylint: disable=protected-access
+        checked.add(name)
+  assert checked == set(where)
+
+
+
+# --- layers/utils.py: TF1 initializer objects ---------------------------------
+
+
+def test_is_tf1_initializer_knows_every_tf1_initializer_class():
+  """The TF1 layers serialize TF1 initializers by class name and find the
+  class again in `tf.compat.v1.initializers`: every class there must be
+  recognized, and TF2's and Keras's initializers not."""
+  import inspect  # pylint: disable=g-import-not-at-top
+  classes = [value for value in vars(v1.initializers).values()
+             if inspect.isclass(value)]
+  assert len(classes) >= 10  # constant, glorot_uniform, zeros, ...
+  for cls in classes:
+    assert _tf_internal.is_tf1_initializer(cls()), cls
+  assert _tf_internal.is_tf1_initializer(v1.glorot_uniform_initializer())
+  assert _tf_internal.is_tf1_initializer(v1.zeros_initializer())
+  assert not _tf_internal.is_tf1_initializer(tf.initializers.GlorotUniform())
+  assert not _tf_internal.is_tf1_initializer(
+      keras.initializers.GlorotUniform())
+  assert not _tf_internal.is_tf1_initializer(None)
+
+
+def test_evaluate_lifted_computes_a_traced_initial_value_and_refuses_inputs():
+  # lift_to_graph copies a tf.function trace's ops into a new graph: what
+  # bare tf.Variables' initial values inside a decorated call rely on.
+  seen = {}
+
+  @tf.function
+  def trace(x):
+    seen["value"] = _tf_internal.evaluate_lifted(
+        tf.reshape(tf.range(6.0), [2, 3]) * 2.0)
+    with pytest.raises(_tf_internal.UnliftableError):
+      _tf_internal.evaluate_lifted(x * 2.0)
+    return x
+
+  trace(tf.constant(1.0))
+  np.testing.assert_array_equal(seen["value"],
+                                np.arange(6.0).reshape(2, 3) * 2.0)
 
 
 if __name__ == "__main__":

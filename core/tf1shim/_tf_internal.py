@@ -2,9 +2,12 @@
 
 tf1shim routes TF1 `get_variable` calls into its own stores through the same
 private hook the official shim uses (`variable_scope.with_variable_store`).
-Everything here is checked by `core/tests/tf_internal_test.py` against the
+Everything here is checked by `core/tests/private_api_test.py` against the
 installed TensorFlow, so a TensorFlow upgrade that moves one of these symbols
-fails one small test instead of the whole shim.
+fails one small test instead of the whole shim. That includes the private
+modules and names that `install.py` (TensorFlow's generated v1 API module)
+and `slim_compat.py` (TensorFlow's own TF1 layers, name scopes and moving
+averages as tf-slim 1.1.0 uses them) reach.
 
 Two behaviours of TensorFlow are changed while (and only while) a tf1shim
 store is the active variable store:
@@ -24,6 +27,8 @@ migration bug.
 
 import contextlib
 import functools
+import importlib
+import sys
 import warnings
 
 import tensorflow as tf
@@ -287,6 +292,62 @@ def same_storage_arguments(storage):
       in_graph_mode=False)
 
 
+# --- TensorFlow's generated v1 API modules (install.py) ---------------------
+
+# The module TensorFlow generates for its v1 API: `tf.compat.v1` is it until
+# an `import tensorflow.compat.v1` executes it again under that name.
+_V1_API_MODULE = "tensorflow._api.v2.compat.v1"
+
+
+def generated_v1_api_module():
+  """TensorFlow's first v1 API module object, or None if not loaded."""
+  return sys.modules.get(_V1_API_MODULE)
+
+
+def v1_api_module_names(submodule):
+  """The names `import` finds v1 API `submodule` (`"layers"`) under."""
+  return ("tensorflow.compat.v1." + submodule,
+          _V1_API_MODULE + "." + submodule)
+
+
+# --- What tf-slim 1.1.0 reaches in TensorFlow 2.21 (slim_compat.py) ----------
+
+# TensorFlow's own TF1 layers module whose lazily loaded attribute serves
+# BatchNormalization/BatchNorm and batch_normalization/batch_norm (those of
+# `slim.batch_norm`).
+_LAYERS_NORMALIZATION = ("tensorflow.python.layers.normalization",
+                         "normalization")
+
+
+def layers_normalization():
+  """(module, attribute) of the lazy `normalization` of TF's TF1 layers.
+
+  Raises:
+    LookupError: this TensorFlow has no such module or attribute.
+  """
+  module_name, attribute = _LAYERS_NORMALIZATION
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as e:
+    raise LookupError("module %s is missing" % module_name) from e
+  if attribute not in vars(module):  # vars: a miss loads nothing lazily
+    raise LookupError("%s has no %s" % (module_name, attribute))
+  return module, attribute
+
+
+def eager_name_scope(name, default_name=None, values=None):
+  """TensorFlow's `ops.name_scope` that also enters (and yields) the scope
+  eagerly, as TF1 code's name scopes did (TF2 skips it eagerly)."""
+  return _ops.name_scope(name, default_name, values, skip_on_eager=False)
+
+
+from tensorflow.python.training import moving_averages as _moving_averages  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# TensorFlow's moving-average update (no public name;
+# `tf.compat.v1.train.ExponentialMovingAverage` uses it).
+assign_moving_average = _moving_averages.assign_moving_average
+
+
 # --- Graph collections of a decorated call (graph_collections.py) -----------
 
 _original_get_collection = _ops.Graph.get_collection
@@ -365,3 +426,38 @@ def collections_routed():
           _ops.Graph.add_to_collection is _add_to_collection and
           _losses_util.add_loss is _add_loss and
           tf.compat.v1.losses.add_loss is _add_loss)
+
+
+# --- Initial values of bare tf.Variables (variable_store.py) -----------------
+
+from tensorflow.python.eager import lift_to_graph as _lift_to_graph  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+UnliftableError = _lift_to_graph.UnliftableError
+
+
+def evaluate_lifted(tensor):
+  """The value of a graph tensor, computed from a copy of its ops.
+
+  For a `tf.Variable`'s initial value made inside a `tf.function` trace (as
+  `tf.function` lifts its own variables' initializers): the ops it depends
+  on are copied into a new graph and run there. Raises `UnliftableError` if
+  they depend on a placeholder (the function's inputs or captures).
+  """
+  graph = tf.Graph()
+  lifted = _lift_to_graph.lift_to_graph([tensor], graph)[tensor]
+  with tf.compat.v1.Session(graph=graph) as session:
+    return session.run(lifted)
+
+
+# --- TF1 initializer objects (layers/utils.py) -------------------------------
+
+# The module that defines TF1's initializer classes
+# (`tf.compat.v1.initializers.*`, `tf.compat.v1.glorot_uniform_initializer`):
+# the TF1 layers serialize their instances by class name.
+_TF1_INITIALIZERS_MODULE = "tensorflow.python.ops.init_ops"
+
+
+def is_tf1_initializer(obj):
+  """Whether `obj` is an instance of one of TF1's initializer classes (not
+  TF2's `tf.initializers` nor Keras's)."""
+  return type(obj).__module__ == _TF1_INITIALIZERS_MODULE

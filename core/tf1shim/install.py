@@ -7,6 +7,7 @@ import warnings
 
 import tensorflow as tf
 
+from tf1shim import _tf_internal
 from tf1shim import determinism
 from tf1shim import layers
 from tf1shim import rnn
@@ -68,7 +69,7 @@ def _compat_v1_modules():
   alias = importlib.import_module("tensorflow.compat.v1")
   # The first one, which code may have captured (`v1 = tf.compat.v1`)
   # before an `import tensorflow.compat.v1` rebound `tf.compat.v1`.
-  original = sys.modules.get("tensorflow._api.v2.compat.v1", before)
+  original = _tf_internal.generated_v1_api_module() or before
   modules = []
   for module in (original, before, alias, tf.compat.v1):
     if all(module is not m for m in modules):
@@ -120,8 +121,7 @@ def _install_layers_module():
                                layers.LAYER_NAMES)
   for v1_module in _compat_v1_modules():
     v1_module.layers = module
-  for module_name in ("tensorflow.compat.v1.layers",
-                      "tensorflow._api.v2.compat.v1.layers"):
+  for module_name in _tf_internal.v1_api_module_names("layers"):
     sys.modules[module_name] = module
 
 
@@ -136,6 +136,5 @@ def _install_rnn_cell_module():
                                rnn.CELL_NAMES)
   for v1_module in _compat_v1_modules():
     v1_module.nn.rnn_cell = module
-  for module_name in ("tensorflow.compat.v1.nn.rnn_cell",
-                      "tensorflow._api.v2.compat.v1.nn.rnn_cell"):
+  for module_name in _tf_internal.v1_api_module_names("nn.rnn_cell"):
     sys.modules[module_name] = module

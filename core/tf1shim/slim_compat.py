@@ -9,9 +9,13 @@ variable names; regularizers in `layer.losses`; moving averages updated by
 training calls, eagerly and under `tf.function`).
 
 Nothing of tf-slim is copied: `apply()` points module-level references at
-working implementations. Every private TensorFlow and tf-slim name that
-tf1shim's tf-slim support touches is in this module. What is broken, and the
-repair:
+working implementations. Every private tf-slim name that tf1shim's tf-slim
+support touches is in this module; the private TensorFlow modules and names
+it reaches are in `_tf_internal.py` (`layers_normalization`,
+`eager_name_scope`, `assign_moving_average`), checked by
+`core/tests/private_api_test.py`; the names TF 2.21 moved are restored from
+their public names (`tf.Tensor`, `tf.compat.v1.cond`, ...: the same
+objects). What is broken, and the repair:
 
 1. `slim.batch_norm` takes `BatchNormalization` from
    `tensorflow.python.layers.normalization`, which lazily imports
@@ -65,15 +69,9 @@ import types
 
 import keras
 import tensorflow as tf
-from tensorflow.python.framework import ops as _ops
-from tensorflow.python.training import moving_averages as _moving_averages
 
+from tf1shim import _tf_internal
 from tf1shim import layers as _tf1shim_layers
-
-# `tensorflow.python.layers.normalization` serves BatchNormalization/BatchNorm
-# and batch_normalization/batch_norm from this lazily loaded attribute.
-_TF_NORMALIZATION = ("tensorflow.python.layers.normalization",
-                     "normalization")
 
 # tf-slim's regularizer factories, and the modules that export them.
 _REGULARIZER_FACTORIES = ("l1_regularizer", "l2_regularizer",
@@ -81,30 +79,24 @@ _REGULARIZER_FACTORIES = ("l1_regularizer", "l2_regularizer",
 _REGULARIZER_MODULES = ("tf_slim.layers.regularizers", "tf_slim.layers",
                         "tf_slim")
 
-_MOVED_OPS = {"Tensor": ("tensorflow.python.framework.tensor", "Tensor"),
-              "IndexedSlices": ("tensorflow.python.framework.indexed_slices",
-                                "IndexedSlices")}
+_MOVED_OPS = {"Tensor": "Tensor", "IndexedSlices": "IndexedSlices"}
 
-# tf-slim module -> {its TensorFlow module attribute -> {name: (module, name)
-# where TensorFlow 2.21 has it}}.
+# tf-slim module -> {its TensorFlow module attribute -> {name it lacks: the
+# public TensorFlow name of that object}}.
 _MOVED_NAMES = {
     "tf_slim.layers.layers": {
         "ops": _MOVED_OPS,
-        "array_ops": {
-            "stack": ("tensorflow.python.ops.array_ops_stack", "stack"),
-            "unstack": ("tensorflow.python.ops.array_ops_stack", "unstack")},
+        "array_ops": {"stack": "stack", "unstack": "unstack"},
     },
     "tf_slim.layers.utils": {
         "ops": _MOVED_OPS,
-        "control_flow_ops": {"cond": ("tensorflow.python.ops.cond", "cond")},
+        "control_flow_ops": {"cond": "compat.v1.cond"},
     },
     "tf_slim.layers.optimizers": {"ops": _MOVED_OPS},
     "tf_slim.learning": {"ops": _MOVED_OPS},
     "tf_slim.training.training": {"ops": _MOVED_OPS},
     "tf_slim.ops.variables": {
-        "variable_scope": {
-            "variable": ("tensorflow.python.ops.variable_v1", "VariableV1")},
-    },
+        "variable_scope": {"variable": "compat.v1.Variable"}},
 }
 
 # Set on every replacement, so that `apply()` recognizes its own work.
@@ -167,20 +159,25 @@ def _replacements():
   """
   replacements = []
 
-  def replace(module_name, attribute, make):
-    module = _module(module_name)
+  def replace(module, attribute, make):
+    if isinstance(module, str):
+      module = _module(module)
     if attribute not in vars(module):
-      raise _unsupported("%s has no %s" % (module_name, attribute))
+      raise _unsupported("%s has no %s" % (module.__name__, attribute))
     current = vars(module)[attribute]
     replacements.append(
         (module, attribute, current if _is_ours(current) else make(current)))
 
   # 1.
-  replace(*_TF_NORMALIZATION, lambda lazy: _tf1shim_layers)
+  try:
+    normalization, attribute = _tf_internal.layers_normalization()
+  except LookupError as e:
+    raise _unsupported(str(e)) from e
+  replace(normalization, attribute, lambda lazy: _tf1shim_layers)
   # 2., with 3. and 4. where tf_slim.layers.layers needs them.
   views = {
-      module_name: {attribute: {name: _resolve(*where)
-                                for name, where in moved.items()}
+      module_name: {attribute: {name: _public(public_name)
+                                for name, public_name in moved.items()}
                     for attribute, moved in attributes.items()}
       for module_name, attributes in _MOVED_NAMES.items()}
   layers_views = views["tf_slim.layers.layers"]
@@ -253,7 +250,7 @@ def _taking_keras_variables(factory):
 
 def _assign_moving_average(variable, value, decay, zero_debias=True,
                            name=None):
-  return _moving_averages.assign_moving_average(
+  return _tf_internal.assign_moving_average(
       _as_tf_variable(variable), value, decay, zero_debias=zero_debias,
       name=name)
 
@@ -266,7 +263,7 @@ class _IdentityList(list):
 
 
 def _identity_collection(key, scope=None):
-  return _IdentityList(_ops.get_collection(key, scope))
+  return _IdentityList(tf.compat.v1.get_collection(key, scope))
 
 
 # --- 4. Name scopes in eager mode ----------------------------------------------
@@ -276,7 +273,7 @@ def _eager_name_scope(name, default_name=None, values=None,
                       skip_on_eager=True):
   """`ops.name_scope` that enters (and yields) the scope eagerly too."""
   del skip_on_eager  # TF1 named scopes in eager mode too.
-  return _ops.name_scope(name, default_name, values, skip_on_eager=False)
+  return _tf_internal.eager_name_scope(name, default_name, values)
 
 
 # --- 5. Collections in eager mode ------------------------------------------------
@@ -285,7 +282,7 @@ def _eager_name_scope(name, default_name=None, values=None,
 def _add_to_graph_collections(names, value):
   """`ops.add_to_collections`, in graphs only (tf.function's included)."""
   if not tf.executing_eagerly():
-    _ops.add_to_collections(names, value)
+    tf.compat.v1.add_to_collections(names, value)
 
 
 def _clearing_eagerly(convert_collection_to_dict):
@@ -328,8 +325,12 @@ def _module(name):
     raise _unsupported("module %s is missing" % name) from e
 
 
-def _resolve(module_name, name):
-  module = _module(module_name)
-  if not hasattr(module, name):
-    raise _unsupported("%s has no %s" % (module_name, name))
-  return getattr(module, name)
+def _public(name):
+  """`tf.<name>` ("compat.v1.cond"): TensorFlow's public name of an object
+  that tf-slim looks for in a private module it has left."""
+  obj = tf
+  for part in name.split("."):
+    if not hasattr(obj, part):
+      raise _unsupported("tf.%s is missing" % name)
+    obj = getattr(obj, part)
+  return obj

@@ -6,6 +6,7 @@ import re
 import keras
 import tensorflow as tf
 
+from tf1shim import _tf_internal
 
 
 def to_snake_case(name):
@@ -47,7 +48,7 @@ def serialize(obj):
   """A JSON-able config value for initializers, regularizers, activations."""
   if obj is None or isinstance(obj, (str, int, float, bool)):
     return obj
-  if type(obj).__module__ == "tensorflow.python.ops.init_ops":
+  if _tf_internal.is_tf1_initializer(obj):
     return {"class_name": _TF1_INITIALIZER_PREFIX + type(obj).__name__,
             "config": obj.get_config()}
   return keras.saving.serialize_keras_object(obj)
