@@ -50,6 +50,25 @@ def _conv(inputs, filters, size, name, padding="same",
       kernel_regularizer=l2_regularizer(WEIGHT_DECAY), name=name)
 
 
+def tf1_classifier(net, end_points, training=False,
+                   num_classes=PUBLISHED_NUM_CLASSES):
+  """pool5 -> (logits, end_points): fc6-fc8 and the dropouts, TF1 as in
+  stage 2, slim's variables and end points."""
+  with v1.variable_scope("vgg_16"):
+    net = _conv(net, 4096, 7, "fc6", padding="valid")
+    end_points["vgg_16/fc6"] = net
+    net = v1.layers.dropout(net, 1 - DROPOUT_KEEP_PROB, training=training,
+                            name="dropout6")
+    net = _conv(net, 4096, 1, "fc7")
+    end_points["vgg_16/fc7"] = net
+    net = v1.layers.dropout(net, 1 - DROPOUT_KEEP_PROB, training=training,
+                            name="dropout7")
+    net = _conv(net, num_classes, 1, "fc8", activation=None)
+    net = tf.squeeze(net, [1, 2], name="fc8/squeezed")
+    end_points["vgg_16/fc8"] = net
+  return net, end_points
+
+
 @keras.saving.register_keras_serializable(package="slim_port.vgg_16.stage3")
 class VGG16(keras.Model):
   """vgg_16 with Keras 3 convolution blocks and its TF1 classifier."""
@@ -83,19 +102,9 @@ class VGG16(keras.Model):
         end_points["vgg_16/conv%d/%s" % (block, conv.name)] = net
       net = pool(net)
       end_points["vgg_16/pool%d" % block] = net
-    with v1.variable_scope("vgg_16"):
-      net = _conv(net, 4096, 7, "fc6", padding="valid")
-      end_points["vgg_16/fc6"] = net
-      net = v1.layers.dropout(net, 1 - DROPOUT_KEEP_PROB, training=training,
-                              name="dropout6")
-      net = _conv(net, 4096, 1, "fc7")
-      end_points["vgg_16/fc7"] = net
-      net = v1.layers.dropout(net, 1 - DROPOUT_KEEP_PROB, training=training,
-                              name="dropout7")
-      net = _conv(net, self.num_classes, 1, "fc8", activation=None)
-      net = tf.squeeze(net, [1, 2], name="fc8/squeezed")
-      end_points["vgg_16/fc8"] = net
-    return (net, end_points) if return_end_points else net
+    logits, end_points = tf1_classifier(net, end_points, training=training,
+                                        num_classes=self.num_classes)
+    return (logits, end_points) if return_end_points else logits
 
   def get_config(self):
     return {**super().get_config(), "num_classes": self.num_classes}
