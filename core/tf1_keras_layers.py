@@ -1,4 +1,11 @@
-"""A Keras 3 batch normalization that moves its averages as TF1's did.
+"""Keras 3 layers that compute what TF1's layers computed, without tf1shim.
+
+For the fully native stage of a migration: plain Keras 3 (this module imports
+neither tf1shim nor TensorFlow's TF1 API), shipped with the tf1shim package so
+that examples, slim ports and your own native stages share one copy.
+
+`TF1BatchNormalization`: a batch normalization that moves its averages as
+TF1's did.
 
 TF1's `tf.compat.v1.layers.batch_normalization` ran the fused kernel on 4-D
 inputs (its default, `fused=None`). That kernel normalizes with the batch's
@@ -19,7 +26,7 @@ import keras
 from keras import ops
 
 
-@keras.saving.register_keras_serializable(package="examples.batchnorm")
+@keras.saving.register_keras_serializable(package="tf1_keras_layers")
 class TF1BatchNormalization(keras.layers.BatchNormalization):
   """`keras.layers.BatchNormalization` whose moving variance follows TF1's
   fused kernel (Bessel-corrected batch variance). Masks, renorm and

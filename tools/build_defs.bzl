@@ -28,41 +28,40 @@ def py_test_files(srcs, deps = [], data = [], size = "medium", shard_count = Non
             python_version = "PY3",
         )
 
-STAGES = [
-    "stage1_functional_v1",
-    "stage2_oo_v1",
-    "stage3_partially_native",
-    "stage4_fully_native",
-]
+def migration_stages(name, stages, deps = [], data = [], srcs = None, size = "medium"):
+    """A `tf1shim.staging` migration: its library and one test per stage.
 
-def example_stages(name, stages = STAGES, srcs = None, size = "medium"):
-    """An example project under examples/: its library and one test per stage.
-
-    The example's folder holds the four stage modules, `stages_test.py`
-    (the standard tests of examples/curriculum/stage_tests.py, a class per
-    stage) and `golden/` (its TF1 checkpoint). Makes:
-      :<name>            py_library of the stage modules (and helpers)
-      :<stage>_test      for each stage: that stage's class of stages_test.py
-                         (`-k TestStageN`), with the golden checkpoint as data
+    The package holds the stage modules, a module declaring the migration
+    (`tf1shim.staging.Migration`, e.g. `migration.py`) and `stages_test.py`
+    (`globals().update(staging.test_namespace(MIGRATION))`: a class per
+    stage). Makes:
+      :<name>            py_library of the listed stage modules and the
+                         package's other modules (a `stage*.py` not listed
+                         is left out)
+      :<stage>_test      for each stage, in order: that stage's class of
+                         stages_test.py (`-k TestStageN`); the environment
+                         variable TF1SHIM_STAGES carries the list, which
+                         `test_namespace` checks against the migration's
 
     Args:
-      name: the example's name (its folder).
-      stages: the stage modules, in order (default: the four standard ones).
-      srcs: the library's sources (default: every .py but the test).
+      name: the library's name.
+      stages: the stage modules, in order, without `.py` (explicit: the
+        same list as the migration's).
+      deps: what the library needs besides tf1shim.
+      data: data of the library and the tests (e.g. the golden checkpoint).
+      srcs: the library's other sources (default: every .py but the tests
+        and the stage modules).
       size: Bazel test size of each stage's test.
     """
+    others = srcs if srcs != None else native.glob(
+        ["*.py"],
+        exclude = ["*_test.py", "stage*.py"],
+    )
     native.py_library(
         name = name,
-        srcs = srcs if srcs != None else native.glob(
-            ["*.py"],
-            exclude = ["*_test.py"],
-        ),
-        data = native.glob(["golden/*"]),
-        deps = [
-            "//core:tf1shim",
-            "//examples/curriculum",
-            "//examples/data",
-        ],
+        srcs = [stage + ".py" for stage in stages] + others,
+        data = data,
+        deps = ["//core:tf1shim"] + deps,
         visibility = ["//visibility:public"],
     )
     for number, stage in enumerate(stages, 1):
@@ -71,15 +70,35 @@ def example_stages(name, stages = STAGES, srcs = None, size = "medium"):
             srcs = ["stages_test.py"],
             main = "stages_test.py",
             args = ["-k", "TestStage%d" % number],
-            data = native.glob(["golden/*"]),
+            env = {"TF1SHIM_STAGES": ",".join(stages)},
+            data = data,
             deps = [
                 ":" + name,
-                "//examples/curriculum",
                 "//testing",
             ],
             size = size,
             python_version = "PY3",
         )
+
+def example_stages(name, stages, size = "medium"):
+    """An example under examples/: `migration_stages` on the digits, with the
+    examples' shared code and the golden checkpoint in `golden/`.
+
+    Args:
+      name: the example's name (its folder).
+      stages: the stage modules, in order (as in its migration.py).
+      size: Bazel test size of each stage's test.
+    """
+    migration_stages(
+        name = name,
+        stages = stages,
+        deps = [
+            "//examples/curriculum",
+            "//examples/data",
+        ],
+        data = native.glob(["golden/*"]),
+        size = size,
+    )
 
 def slim_network(name, size = "large"):
     """A ported slim network under slim_port/: its library and its test.
@@ -95,8 +114,6 @@ def slim_network(name, size = "large"):
         data = ["slim_names.rules"],
         deps = [
             "//core:tf1shim",
-            # TF1BatchNormalization: Keras 3 batch norm with TF1's update.
-            "//examples/batchnorm",
             "//slim_port/staging",
         ],
         visibility = ["//visibility:public"],

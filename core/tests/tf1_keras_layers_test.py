@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from examples.batchnorm.tf1_batch_norm import TF1BatchNormalization
+from tf1_keras_layers import TF1BatchNormalization
 from testing.pytest_main import pytest_main
 
 v1 = tf.compat.v1

@@ -6,7 +6,7 @@ output layer stay TF1. What must not change, and how it is kept:
 * The moving-variance update. Keras 3's `BatchNormalization` moves the
   moving variance towards the batch's biased variance; TF1's fused kernel
   moved it towards the unbiased one (`n / (n - 1)` times larger). The layer
-  used here, `TF1BatchNormalization` (tf1_batch_norm.py), is Keras 3's with
+  used here, `TF1BatchNormalization` (core/tf1_keras_layers.py), is Keras 3's with
   TF1's update, so the model keeps matching through training.
 * Momentum and epsilon: Keras 3's defaults are TF1's (0.99, 1e-3); the
   example's momentum 0.9 is passed explicitly on both sides.
@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 import tf1shim
-from examples.batchnorm.tf1_batch_norm import TF1BatchNormalization
+from tf1_keras_layers import TF1BatchNormalization
 
 tf1shim.install()  # tf.compat.v1.layers on Keras 3.
 v1 = tf.compat.v1

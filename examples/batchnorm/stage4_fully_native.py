@@ -10,7 +10,7 @@ Batch normalization stays `TF1BatchNormalization`, plain Keras 3.
 
 import keras
 
-from examples.batchnorm.tf1_batch_norm import TF1BatchNormalization
+from tf1_keras_layers import TF1BatchNormalization
 
 L2_SCALE = 1e-3
 MOMENTUM = 0.9

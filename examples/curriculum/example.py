@@ -1,7 +1,6 @@
-"""What an example is: a folder with four stage modules and a golden checkpoint.
+"""The examples as migrations: each one declared once, on the digits.
 
-Every example folder under `examples/` follows one layout, so the tests, the
-golden-checkpoint tool and the curriculum can treat them alike:
+Every example folder under `examples/` follows one layout:
 
     examples/<name>/
       stage1_functional_v1.py      TF1 code under track_tf1_style_variables;
@@ -9,92 +8,83 @@ golden-checkpoint tool and the curriculum can treat them alike:
       stage2_oo_v1.py              TF1 layer objects created in __init__
       stage3_partially_native.py   some layers Keras 3, record_scope for TF1 names
       stage4_fully_native.py       Keras 3 only
+      migration.py                 MIGRATION = example.declare(...): the
+                                   TF1 function, the stages in order, the data
       golden/                      the TF1 checkpoint (see golden.py)
-      stages_test.py               the standard tests (stage_tests.py)
+      stages_test.py               the standard tests of tf1shim.staging
 
-Each stage module defines `build_model(num_classes=10)`, returning a model
-called as `model(images, training=...) -> logits`. A stage whose variable
-names are not the TF1 names defines `TF1_NAMES`, rules in the
-`tf1shim.checkpoints` mapping format (model name -> TF1 name).
+The stage harness is the public `tf1shim.staging` library; what is the
+examples' own is here and in `training.py`: the digits as sample batches,
+the loss, the optimizer, where the golden checkpoints live. Each stage
+module defines `build_model(num_classes=10)`, returning a model called as
+`model(images, training=...) -> logits`; a stage whose variable names are
+not the TF1 names defines `TF1_NAMES` (`tf1shim.checkpoints` rules, model
+name -> TF1 name). An example whose data are not the digits as they are
+passes a `data_transform` to `declare`: `(image, label) -> (image, label)`
+of TF ops, which the input pipeline maps over the examples (rnn's shortened
+sequences).
 """
 
 import dataclasses
 import importlib
 import os
+from typing import Any
 
-import tf1shim
-from tf1shim import checkpoints
-from tf1shim import comparison
+from tf1shim import staging
+from examples.curriculum import training
 
-EXAMPLES = ("dense", "conv", "batchnorm")
+EXAMPLES = ("dense", "conv", "batchnorm", "rnn")
+# The stage modules of every example, in order (each example's migration.py
+# lists them; the Bazel macro takes the same list as `stages`).
 STAGE_MODULES = ("stage1_functional_v1", "stage2_oo_v1",
                  "stage3_partially_native", "stage4_fully_native")
 EXAMPLES_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The name the comparison and checkpoint tools use (TF1 name, no `:0`).
+variable_name = staging.variable_name
 
 
 @dataclasses.dataclass(frozen=True)
-class Stage:
-  number: int
-  name: str  # its module's name, e.g. "stage2_oo_v1"
-  module: object
-
-  @property
-  def title(self):
-    """The first line of the module's docstring."""
-    return (self.module.__doc__ or self.name).strip().splitlines()[0]
-
-  def build_model(self, **kwargs):
-    return self.module.build_model(**kwargs)
-
-  @property
-  def tf1_names(self):
-    """`name -> TF1 name` by this stage's `TF1_NAMES` rules (the first
-    matching rule rewrites, as in a mapping file), or None when its names
-    are the TF1 names. Both `tf1shim.comparison` and
-    `tf1shim.checkpoints.restore_checkpoint` take it as `mapping`."""
-    text = getattr(self.module, "TF1_NAMES", "")
-    if not text:
-      return None
-    rules = checkpoints.parse_rules(text, self.name + ".TF1_NAMES")
-    return lambda name: checkpoints.map_by_rules([name], rules)[name]
-
-  def tf1_name_map(self, model):
-    """{variable name in `model` (built): its TF1 name}. A variable's name is
-    its TF1 name under the shim, its path for a Keras 3 variable."""
-    names = [variable_name(v) for v in model.weights]
-    return comparison.report.resolve_mapping(self.tf1_names, names)
-
-
-def variable_name(variable):
-  """The name the comparison and checkpoint tools use (TF1 name, no `:0`)."""
-  name = tf1shim.tf1_name(variable)
-  return name[:-2] if name.endswith(":0") else name
-
-
-@dataclasses.dataclass(frozen=True)
-class Example:
-  name: str
-  stages: tuple
+class Example(staging.Migration):
+  """A migration on the digits; `data_transform` as in the docstring."""
+  data_transform: Any = None
 
   @property
   def folder(self):
     return os.path.join(EXAMPLES_DIR, self.name)
 
-  @property
-  def tf1_model_fn(self):
-    """The TF1 model function, `(images, training) -> logits` (stage 1's)."""
-    return self.stages[0].module.TF1_MODEL_FN
 
-  def stage(self, number):
-    return self.stages[number - 1]
+def regenerate_hint(name):
+  """How an example's golden checkpoint is rewritten on purpose."""
+  return ("Regenerate it on purpose with `tools/dev golden %s --force` and "
+          "commit the checkpoint with its manifest." % name)
+
+
+def declare(name, tf1_model_fn, stage_modules, data_transform=None):
+  """The example `name` as a `tf1shim.staging` migration: `stage_modules` in
+  order, the digits (through `data_transform`) as its sample batches, its
+  golden checkpoint in `examples/<name>/golden` (from the runfiles under
+  Bazel)."""
+  golden_folder = staging.locate(
+      "examples/%s/golden" % name, os.path.join(EXAMPLES_DIR, name, "golden"))
+
+  def sample_batches(split, count, data_dir=None):
+    return training.digits_batches(split, count, data_dir, data_transform)
+
+  return Example(
+      name=name,
+      tf1_model_fn=tf1_model_fn,
+      stages=staging.stages_from_modules(stage_modules),
+      sample_batches=sample_batches,
+      loss=training.loss,
+      golden=staging.GoldenCheckpoint(golden_folder, regenerate_hint(name)),
+      optimizer=training.OPTIMIZER,
+      equivalence_steps=training.EQUIVALENCE_STEPS,
+      data_transform=data_transform)
 
 
 def load(name):
-  """The example `name` (one of `EXAMPLES`), its stage modules imported."""
+  """The example `name` (one of `EXAMPLES`): its package's `MIGRATION`."""
   if name not in EXAMPLES:
     raise ValueError("Unknown example %r; the examples are: %s." %
                      (name, ", ".join(EXAMPLES)))
-  return Example(name, tuple(
-      Stage(number, module_name,
-            importlib.import_module("examples.%s.%s" % (name, module_name)))
-      for number, module_name in enumerate(STAGE_MODULES, start=1)))
+  return importlib.import_module("examples.%s.migration" % name).MIGRATION

@@ -35,6 +35,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from tf1shim import comparison
+from tf1shim import staging
 from examples.curriculum import example as example_lib
 from examples.curriculum import golden
 from examples.curriculum import training
@@ -86,14 +87,15 @@ def _median_ms(times, warmup=5):
   return 1000.0 * float(np.median(times))
 
 
-def _whole_split(split, data_dir, dataset):
-  xs, ys = zip(*pipeline.load(split, 512, dataset=dataset, data_dir=data_dir))
+def _whole_split(split, data_dir, dataset, transform):
+  xs, ys = zip(*pipeline.load(split, 512, dataset=dataset, data_dir=data_dir,
+                              transform=transform))
   return np.concatenate(xs), np.concatenate(ys)
 
 
 def _initial_values(example, images):
   """Stage 1's initial weights under the random tool, by TF1 name."""
-  with training.random_tool().scope():
+  with staging.random_tool().scope():
     model = example.stage(1).build_model()
     model(images, training=False)
   names = example.stage(1).tf1_name_map(model)
@@ -139,9 +141,7 @@ def _train_tf1_graph(example, initial, batches, train, test):
 def _train_stage(stage, initial, batches, train, test, progress, label):
   model = stage.build_model()
   model(batches[0][0], training=False)
-  names = stage.tf1_name_map(model)
-  for v in model.weights:
-    v.assign(initial[names[example_lib.variable_name(v)]])
+  stage.assign_tf1_values(model, initial)  # through its rules' transforms
   model.compile(
       optimizer=keras.optimizers.SGD(training.LEARNING_RATE),
       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -162,14 +162,15 @@ def _equivalence(example, stage, batches):
   1: against its TF1 graph), weights copied, under the random tool."""
   if stage.number == 1:
     reference, copy = comparison.tf1_graph(example.tf1_model_fn), False
-    mapping = None
+    mapping, random_tool = None, staging.random_tool
   else:
     reference, copy = example.stage(1).build_model, True
     mapping = stage.tf1_names
+    random_tool = staging.copied_weights_random_tool
   report = comparison.compare_stages(
       reference, stage.build_model, batches, training.loss,
       optimizer=training.OPTIMIZER, mapping=mapping,
-      random_tool=training.random_tool, copy_weights=copy)
+      random_tool=random_tool, copy_weights=copy)
   outputs = max(c.max_abs_error for c in report.checks
                 if c.quantity.startswith("output"))
   regularization = max([c.max_abs_error for c in report.checks
@@ -189,14 +190,16 @@ def _golden(example, stage, images, expected):
 def run_example(name, steps, data_dir, dataset, progress):
   """Trains and compares every stage of one example; returns table rows."""
   example = example_lib.load(name)
+  transform = example.data_transform
   batches = pipeline.numpy_batches("train", steps, training.BATCH_SIZE,
                                    dataset=dataset, data_dir=data_dir,
-                                   shuffle_seed=SHUFFLE_SEED)
-  train = _whole_split("train", data_dir, dataset)
-  test = _whole_split("test", data_dir, dataset)
-  equivalence_batches = training.equivalence_batches(data_dir)
+                                   shuffle_seed=SHUFFLE_SEED,
+                                   transform=transform)
+  train = _whole_split("train", data_dir, dataset, transform)
+  test = _whole_split("test", data_dir, dataset, transform)
+  equivalence_batches = training.equivalence_batches(data_dir, transform)
   initial = _initial_values(example, batches[0][0])
-  golden_images = training.test_batch(data_dir)[0]
+  golden_images = training.test_batch(data_dir, transform)[0]
   golden_logits = golden.tf1_graph_logits(example, golden_images,
                                           golden.prefix(example))
   progress.show("[%s] TF1 graph: training %d steps" % (name, steps))

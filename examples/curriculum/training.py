@@ -1,13 +1,13 @@
-"""The training setup every example shares: loss, optimizer, data, random tool.
+"""The training setup every example shares: loss, optimizer, data.
 
 One place, so that the tests, the golden checkpoint and the curriculum train
 the same way (and a TF1 graph and a Keras 3 stage train identically:
-`tf1shim.comparison.Optimizer` is the same optimizer on both sides).
+`tf1shim.comparison.Optimizer` is the same optimizer on both sides). The
+random tools the stages are compared under are `tf1shim.staging`'s.
 """
 
 import tensorflow as tf
 
-import tf1shim
 from tf1shim import comparison
 from examples.data import pipeline
 
@@ -25,19 +25,19 @@ def loss(labels, logits):
       tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
 
 
-def random_tool():
-  """A fresh tool: every stage draws the same initial weights and dropout
-  masks as the TF1 graph (random ops seeded by their index)."""
-  return tf1shim.DeterministicRandomTestTool(mode="num_random_ops")
+def digits_batches(split, count, data_dir=None, transform=None):
+  """The first `count` batches of the digits' `split` ("train" or "test"),
+  in file order (`transform`: the example's `data_transform`): an example's
+  sample batches."""
+  return pipeline.numpy_batches(split, count, BATCH_SIZE, data_dir=data_dir,
+                                transform=transform)
 
 
-def equivalence_batches(data_dir=None):
-  """Batch 0 for the forward passes, then one batch per training step: the
-  first training batches of the digits, in file order."""
-  return pipeline.numpy_batches("train", EQUIVALENCE_STEPS + 1, BATCH_SIZE,
-                                data_dir=data_dir)
+def equivalence_batches(data_dir=None, transform=None):
+  """Batch 0 for the forward passes, then one batch per training step."""
+  return digits_batches("train", EQUIVALENCE_STEPS + 1, data_dir, transform)
 
 
-def test_batch(data_dir=None):
+def test_batch(data_dir=None, transform=None):
   """The first test batch (checkpoint and export checks)."""
-  return pipeline.numpy_batches("test", 1, BATCH_SIZE, data_dir=data_dir)[0]
+  return digits_batches("test", 1, data_dir, transform)[0]

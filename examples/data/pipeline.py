@@ -32,7 +32,7 @@ def default_data_dir():
 
 
 def load(split, batch_size=32, dataset="sklearn_digits", data_dir=None,
-         shuffle_seed=None, repeat=False):
+         shuffle_seed=None, repeat=False, transform=None):
   """A `tf.data.Dataset` of (images, labels) batches.
 
   Args:
@@ -43,6 +43,9 @@ def load(split, batch_size=32, dataset="sklearn_digits", data_dir=None,
     shuffle_seed: shuffle the examples with this seed (None: file order, the
       same every time, which the equivalence tests rely on).
     repeat: repeat forever (for `model.fit(steps_per_epoch=...)`).
+    transform: optional `(image, label) -> (image, label)` of TF ops, mapped
+      over the examples after the float conversion, before shuffling and
+      batching (an example's own data, e.g. rnn's shortened sequences).
   """
   if dataset not in DATASETS:
     raise ValueError("Unknown dataset %r: the examples read %s." %
@@ -57,6 +60,8 @@ def load(split, batch_size=32, dataset="sklearn_digits", data_dir=None,
     data = tfds.load(dataset, split=split, data_dir=data_dir,
                      as_supervised=True, shuffle_files=False)
   data = data.map(_to_float)
+  if transform is not None:
+    data = data.map(transform)
   if shuffle_seed is not None:
     data = data.shuffle(4096, seed=shuffle_seed,
                         reshuffle_each_iteration=True)

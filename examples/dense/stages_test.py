@@ -1,9 +1,10 @@
-"""The dense example's stages: the standard tests of examples/curriculum/stage_tests.py."""
+"""The dense example's stages: the standard tests of `tf1shim.staging`."""
 
-from examples.curriculum import stage_tests
+from tf1shim import staging
+from examples.dense import migration
 from testing.pytest_main import pytest_main
 
-globals().update(stage_tests.test_namespace("dense"))
+globals().update(staging.test_namespace(migration.MIGRATION))
 
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))

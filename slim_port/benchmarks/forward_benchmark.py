@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-from examples.curriculum import example as example_lib  # pylint: disable=g-import-not-at-top
+from tf1shim import staging  # pylint: disable=g-import-not-at-top
 from slim_port.staging import network as network_lib  # pylint: disable=g-import-not-at-top
 
 v1 = tf.compat.v1
@@ -48,7 +48,7 @@ def _graph(network, images, rounds):
     variables = v1.global_variables()
   with v1.Session(graph=graph) as sess:
     sess.run(v1.global_variables_initializer())
-    values = {example_lib.variable_name(v): value
+    values = {staging.variable_name(v): value
               for v, value in zip(variables, sess.run(variables))}
     seconds = _median_seconds(
         lambda: sess.run(logits, {inputs: images}), rounds)
@@ -60,7 +60,7 @@ def _stage(stage, network, images, values, rounds):
   model(images, training=False)
   names = stage.tf1_name_map(model)
   for v in model.weights:
-    v.assign(values[names[example_lib.variable_name(v)]])
+    v.assign(values[names[staging.variable_name(v)]])
   eager = _median_seconds(lambda: model(images, training=False), rounds)
   compiled = tf.function(lambda x: model(x, training=False))
   graph = _median_seconds(lambda: compiled(images), rounds)

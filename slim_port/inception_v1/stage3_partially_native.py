@@ -7,7 +7,7 @@ biases, a `TF1BatchNormalization` with `beta` only, a ReLU), each max pool a
 `MaxPooling2D`. The nine Inception modules and the classifier stay TF1, in
 the decorated `call` under `variable_scope("InceptionV1")`.
 
-The batch norm is `TF1BatchNormalization` (examples/batchnorm), not Keras's
+The batch norm is `TF1BatchNormalization` (core/tf1_keras_layers.py), not Keras's
 own: Keras 3 moves the moving variance towards the biased batch variance,
 slim's fused kernel towards the Bessel-corrected one, and training would
 drift away from slim's statistics.
@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 import tf1shim
-from examples.batchnorm.tf1_batch_norm import TF1BatchNormalization
+from tf1_keras_layers import TF1BatchNormalization
 
 tf1shim.install()  # tf.compat.v1.layers on Keras 3.
 v1 = tf.compat.v1

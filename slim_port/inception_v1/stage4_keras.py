@@ -31,7 +31,7 @@ import os
 import keras
 import numpy as np
 
-from examples.batchnorm.tf1_batch_norm import TF1BatchNormalization
+from tf1_keras_layers import TF1BatchNormalization
 
 PUBLISHED_NUM_CLASSES = 1001
 PUBLISHED_INPUT_SIZE = 224

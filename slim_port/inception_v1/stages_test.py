@@ -34,7 +34,7 @@ import tensorflow as tf
 
 import tf1shim
 from tf1shim import checkpoints
-from examples.curriculum import example as example_lib
+from tf1shim import staging
 from slim_port.staging import network as network_lib
 from slim_port.staging import reference
 from slim_port.staging import stage_tests
@@ -94,7 +94,7 @@ def test_moving_variance_moves_by_the_unbiased_batch_variance(
                                    strict=True)
     model(images, training=True)
   names = stage.tf1_name_map(model)
-  got = {names[example_lib.variable_name(v)]: v.numpy()
+  got = {names[staging.variable_name(v)]: v.numpy()
          for v in model.weights}
   assert len(want) == 57
   # Relative, elementwise: the values are 3e-4 times batch variances, and

@@ -16,7 +16,7 @@ Keras 3 only: no TensorFlow API, no tf1shim, no tf-slim. Variable paths are
 import keras
 from keras import ops
 
-from examples.batchnorm.tf1_batch_norm import TF1BatchNormalization
+from tf1_keras_layers import TF1BatchNormalization
 
 # resnet_arg_scope()'s defaults.
 WEIGHT_DECAY = 0.0001

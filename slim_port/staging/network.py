@@ -19,15 +19,19 @@ names are not slim's defines `TF1_NAMES` (mapping rules: model name -> slim
 name). Stage 1 also defines `SLIM_MODEL_FN(images, training, num_classes)
 -> (logits, end_points)`: the tf_slim network with its arg_scope, which the
 tests run in TF1 graphs as the reference.
+
+A stage is a `tf1shim.staging.Stage` (the library's notion, shared with
+every migration): `build_model`, its rules, `tf1_name_map`.
 """
 
 import dataclasses
 import importlib
 import os
 
-from examples.curriculum.example import Stage  # the same notion of a stage
+from tf1shim import staging
 
 NETWORKS = ("vgg_16", "resnet_v1_50", "inception_v1")
+# The stages of every network, in order: the one list of them.
 STAGE_MODULES = ("stage1_slim", "stage2_tf1_layers",
                  "stage3_partially_native", "stage4_keras")
 SLIM_PORT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +47,8 @@ def naming_table(network_name):
 @dataclasses.dataclass(frozen=True)
 class Network:
   name: str
-  stages: tuple
+  stages: tuple  # of tf1shim.staging.Stage
+  stage1_module: object  # SLIM_MODEL_FN and the test constants
 
   @property
   def folder(self):
@@ -51,17 +56,17 @@ class Network:
 
   @property
   def slim_model_fn(self):
-    return self.stages[0].module.SLIM_MODEL_FN
+    return self.stage1_module.SLIM_MODEL_FN
 
   @property
   def test_input_size(self):
     """The input size the tests use (reduced where the network allows)."""
-    return self.stages[0].module.TEST_INPUT_SIZE
+    return self.stage1_module.TEST_INPUT_SIZE
 
   @property
   def published_num_classes(self):
     """The number of classes of the published slim checkpoints."""
-    return self.stages[0].module.PUBLISHED_NUM_CLASSES
+    return self.stage1_module.PUBLISHED_NUM_CLASSES
 
   def stage(self, number):
     return self.stages[number - 1]
@@ -71,7 +76,6 @@ def load(name):
   if name not in NETWORKS:
     raise ValueError("Unknown network %r; the ported networks are: %s." %
                      (name, ", ".join(NETWORKS)))
-  return Network(name, tuple(
-      Stage(number, module_name,
-            importlib.import_module("slim_port.%s.%s" % (name, module_name)))
-      for number, module_name in enumerate(STAGE_MODULES, start=1)))
+  modules = [importlib.import_module("slim_port.%s.%s" % (name, module))
+             for module in STAGE_MODULES]
+  return Network(name, staging.stages_from_modules(modules), modules[0])

@@ -37,8 +37,8 @@ import pytest
 
 import tf1shim
 from tf1shim import checkpoints
+from tf1shim import staging
 from tf1shim.checkpoints import cli
-from examples.curriculum import example as example_lib
 from slim_port.staging import network as network_lib
 from slim_port.staging import reference
 
@@ -116,7 +116,7 @@ class _StageTests:
     prefix, images = slim_checkpoint
     model = self._built(images)
     names = self.stage.tf1_name_map(model)
-    got = {names[example_lib.variable_name(v)]: tuple(v.shape)
+    got = {names[staging.variable_name(v)]: tuple(v.shape)
            for v in model.weights}
     reader = checkpoints.CheckpointReader(prefix)
     assert got == {name: tuple(entry.shape)
@@ -149,7 +149,7 @@ class _StageTests:
     names = self.stage.tf1_name_map(model)
     moving = 0
     for v in model.weights:
-      name = names[example_lib.variable_name(v)]
+      name = names[staging.variable_name(v)]
       if "moving_" in name:
         moving += 1
       assert_close(v.numpy(), want_values[name], VARIABLES_TOLERANCE,
@@ -167,7 +167,10 @@ def _test_runs_without_tf1shim_or_tf_slim(self, slim_checkpoint):
           "assert not bad, bad\n" % (self.network.name, self.stage.name,
                                      images.shape[1]))
   root = os.path.dirname(network_lib.SLIM_PORT_DIR)
-  env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+  # This process's path: the repository and core/ (plain-Keras modules such
+  # as tf1_keras_layers live there), whether from pytest or Bazel runfiles.
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+             PYTHONPATH=os.pathsep.join([root] + [p for p in sys.path if p]))
   done = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
                         capture_output=True, text=True, timeout=600,
                         check=False)
@@ -186,17 +189,14 @@ class _NamingTableTests:
     model(images, training=False)
     rules = checkpoints.parse_rules(network_lib.naming_table(
         self.network.name))
-    paths = [example_lib.variable_name(v) for v in model.weights]
+    paths = [staging.variable_name(v) for v in model.weights]
     used = set()
     mapped = {}
     for path in paths:
-      for rule in rules:
-        if rule.apply(path) != path:
-          used.add(rule.line)
-          mapped[path] = rule.apply(path)
-          break
-      else:
-        mapped[path] = path
+      # The one rules engine: the first matching rule wins.
+      rule, (mapped[path],) = rules.match(path)
+      if rule is not None:
+        used.add(rule.line)
     reader = checkpoints.CheckpointReader(prefix)
     assert sorted(mapped.values()) == sorted(reader.entries)
     assert len(set(mapped.values())) == len(paths)

@@ -1,0 +1,223 @@
+"""`tf1shim.staging`: a migration declared once yields the standard tests.
+
+The migration here appears nowhere else: a TF1 function of a dict of two
+tensors (float features and an int count), a stage 1 under the shim and a
+native stage 2, written as a user would write them, in their own folder.
+Its generated tests pass under pytest; a stage 2 that forgot the
+regularizer fails the generated equality test.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tf1shim import staging
+from testing.pytest_main import pytest_main
+
+L2_SCALE = 1e-3
+
+STAGE1 = '''\
+"""Stage 1: the TF1 function of a dict of two tensors, under the shim."""
+import keras
+import tensorflow as tf
+import tf1shim
+
+v1 = tf.compat.v1
+
+
+def tiny_model(inputs, training=False):
+  del training
+  x = tf.concat([inputs["features"], tf.cast(inputs["count"], tf.float32)],
+                axis=1)
+  with v1.variable_scope("tiny"), v1.variable_scope("dense"):
+    kernel = v1.get_variable(
+        "kernel", [5, 2], initializer=v1.glorot_uniform_initializer(),
+        regularizer=lambda w: {scale} * tf.nn.l2_loss(w))
+    bias = v1.get_variable("bias", [2], initializer=v1.zeros_initializer())
+  return tf.matmul(x, kernel) + bias
+
+
+@keras.saving.register_keras_serializable(package="tiny_stage1")
+class Tiny(keras.Model):
+
+  def __init__(self, name="tiny_model", **kwargs):
+    super().__init__(name=name, **kwargs)
+
+  @tf1shim.track_tf1_style_variables
+  def call(self, inputs, training=False):
+    return tiny_model(inputs, training=training)
+
+
+def build_model():
+  return Tiny()
+'''.format(scale=L2_SCALE)
+
+STAGE2 = '''\
+"""Stage 2: Keras 3 only, the TF1 names kept as variable paths."""
+import keras
+
+
+@keras.saving.register_keras_serializable(package="tiny_stage2")
+class Tiny(keras.Model):
+
+  def __init__(self, regularize=True, name="tiny", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.regularize = regularize
+    self.dense = keras.layers.Dense(
+        2, name="dense", kernel_regularizer=(
+            keras.regularizers.L2({scale} / 2) if regularize else None))
+
+  def call(self, inputs, training=False):
+    count = keras.ops.cast(inputs["count"], "float32")
+    return self.dense(keras.ops.concatenate([inputs["features"], count], 1))
+
+  def get_config(self):
+    return {{**super().get_config(), "regularize": self.regularize}}
+
+
+def build_model():
+  return Tiny()
+
+
+def build_model_without_the_regularizer():
+  return Tiny(regularize=False)
+'''.format(scale=L2_SCALE)
+
+MIGRATION = '''\
+"""The tiny migration, declared once."""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tf1shim import staging
+import tiny_stage1
+import tiny_stage2
+
+
+def sample_batches(split, count, data_dir=None):
+  rng = np.random.RandomState({{"train": 0, "test": 1}}[split])
+  return [({{"features": rng.normal(size=(8, 4)).astype(np.float32),
+            "count": rng.randint(0, 3, (8, 1)).astype(np.int32)}},
+           rng.randint(0, 2, 8).astype(np.int32)) for _ in range(count)]
+
+
+def loss(labels, logits):
+  return tf.reduce_mean(
+      tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+
+
+MIGRATION = staging.Migration(
+    name="tiny",
+    tf1_model_fn=tiny_stage1.tiny_model,
+    stages=staging.stages_from_modules([tiny_stage1, tiny_stage2]),
+    sample_batches=sample_batches,
+    loss=loss,
+    golden=staging.GoldenCheckpoint(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")),
+    equivalence_steps={steps})
+'''
+
+STAGES_TEST = '''\
+from tf1shim import staging
+import tiny_migration
+
+globals().update(staging.test_namespace(tiny_migration.MIGRATION))
+'''
+
+
+@pytest.fixture(name="project")
+def _project(tmp_path, monkeypatch):
+  """A user's folder with the tiny migration and its golden checkpoint."""
+  files = {"tiny_stage1.py": STAGE1, "tiny_stage2.py": STAGE2,
+           "tiny_migration.py": MIGRATION.format(steps=3),
+           "tiny_stages_test.py": STAGES_TEST}
+  for name, text in files.items():
+    (tmp_path / name).write_text(textwrap.dedent(text))
+  monkeypatch.syspath_prepend(str(tmp_path))
+  import tiny_migration  # pylint: disable=g-import-not-at-top
+  migration = tiny_migration.MIGRATION
+  staging.golden.write_golden(migration,
+                              migration.sample_batches("train", 4),
+                              migration.golden.folder)
+  yield tmp_path, migration
+  for name in ("tiny_migration", "tiny_stage1", "tiny_stage2"):
+    sys.modules.pop(name, None)
+
+
+def test_the_generated_stage_tests_pass_under_pytest(project):
+  folder, _ = project
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+             PYTHONPATH=os.pathsep.join([str(folder)] + sys.path))
+  env.pop("TF1SHIM_STAGES", None)
+  done = subprocess.run(
+      [sys.executable, "-m", "pytest", "tiny_stages_test.py", "-q",
+       "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"],
+      cwd=str(folder), env=env, capture_output=True, text=True,
+      timeout=900, check=False)
+  assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+  # Stage 1: names, golden, .keras/SavedModel, its TF1 graph. Stage 2, the
+  # last: the same three, stage 1, without tf1shim, the ckpt CLI.
+  assert "10 passed" in done.stdout, done.stdout[-2000:]
+
+
+def test_the_stages_and_classes_follow_the_declaration(project):
+  _, migration = project
+  namespace = staging.test_namespace(migration)
+  assert sorted(n for n in namespace if n.startswith("Test")) == [
+      "TestStage1", "TestStage2"]
+  assert [s.name for s in migration.stages] == ["tiny_stage1", "tiny_stage2"]
+  assert hasattr(namespace["TestStage2"], "test_runs_without_tf1shim")
+  assert not hasattr(namespace["TestStage1"], "test_runs_without_tf1shim")
+
+
+def test_a_bazel_stage_list_other_than_the_declared_one_is_refused(
+    project, monkeypatch):
+  _, migration = project
+  monkeypatch.setenv("TF1SHIM_STAGES", "tiny_stage1,tiny_stage3")
+  with pytest.raises(ValueError, match="tiny_stage3"):
+    staging.test_namespace(migration)
+
+
+def test_a_stage_without_the_regularizer_fails_the_equality_test(project):
+  _, migration = project
+  import tiny_stage2  # pylint: disable=g-import-not-at-top
+  wrong = staging.Stage(2, "tiny_stage2",
+                        tiny_stage2.build_model_without_the_regularizer)
+  wrong_migration = staging.Migration(
+      name="tiny_wrong", tf1_model_fn=migration.tf1_model_fn,
+      stages=(migration.stage(1), wrong),
+      sample_batches=migration.sample_batches, loss=migration.loss,
+      equivalence_steps=3)
+  batches = wrong_migration.equivalence_batches()
+  right = staging.test_namespace(migration)["TestStage2"]()
+  right.test_equals_stage1(batches)
+  test = staging.test_namespace(wrong_migration)["TestStage2"]()
+  with pytest.raises(AssertionError, match="regularization"):
+    test.test_equals_stage1(batches)
+
+
+def test_packed_inputs_come_back_with_their_structure_and_dtypes():
+  from tf1shim.staging import structures  # pylint: disable=g-import-not-at-top
+  inputs = {"a": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "b": (np.array([[1], [2]], np.int32),)}
+  seen = []
+
+  def fn(x, training=False):
+    seen.append(x)
+    return x["a"]
+
+  batches, tf1_fn, _ = structures.packed([(inputs, np.zeros(2))], fn, [])
+  assert batches[0][0].shape == (2, 4)
+  tf1_fn(batches[0][0])
+  np.testing.assert_array_equal(seen[0]["a"], inputs["a"])
+  assert seen[0]["b"][0].dtype == np.int32
+  np.testing.assert_array_equal(seen[0]["b"][0], inputs["b"][0])
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))

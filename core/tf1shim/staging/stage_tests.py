@@ -1,0 +1,338 @@
+"""The standard tests of a migration's stages, one pytest class per stage.
+
+A test module declares them with one line:
+
+    globals().update(staging.test_namespace(MIGRATION))
+
+which defines the fixtures and `TestStage1` ... `TestStageN`. Bazel runs
+each class as its own target (the `migration_stages` macro, `-k
+TestStageN`); pytest runs them all.
+
+Every stage:
+* keeps the TF1 variable names and shapes (through its rules);
+* loads the golden TF1 checkpoint (strictly, by TF1 name) and gives the TF1
+  graph's outputs;
+* saves and reloads a `.keras` file, and exports a SavedModel, that serve
+  the same predictions.
+Stage 1 equals its TF1 graph run (no weights copied: the random tool draws
+the same ones). Later stages equal stage 1, and stages 3 on the previous
+stage, with weights copied through both stages' rules (`checkpoints.between`,
+transforms included) under `copied_weights_random_tool()`: outputs
+(inference and training), regularization losses, gradients and
+`equivalence_steps` training steps. Stage 3 loads stage 2's object-based
+checkpoint or, when its rules transform tensors (a Keras LSTM for a TF1
+cell), shows that only the rules carry it over. The last stage (when there
+are at least two) runs without tf1shim and takes the golden checkpoint
+converted by the `tf1shim-ckpt` command line (`convert --to keras`, its
+rules as a rules file).
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf1shim import checkpoints
+from tf1shim import comparison
+from tf1shim.staging import golden
+from tf1shim.staging import random_tools
+from tf1shim.staging import structures
+from tf1shim.staging.migration import variable_name
+
+# Stages that run the same kernels give bitwise-equal outputs; a Keras layer
+# may run a different kernel for the same math (e.g. fused vs plain batch
+# norm), a few float32 ulps apart.
+OUTPUT_RTOL, OUTPUT_ATOL = 1e-6, 1e-6
+# Set by the Bazel macro: its stage list, comma-separated.
+STAGES_VARIABLE = "TF1SHIM_STAGES"
+
+
+def _mapping_between(candidate, reference):
+  """Candidate variables from reference variables, through both stages'
+  rules (transforms composed: the reference's inverse, then the candidate's
+  forward), or None when both have the TF1 names."""
+  if candidate.tf1_names is None and reference.tf1_names is None:
+    return None
+  return checkpoints.between(candidate.tf1_names, reference.tf1_names)
+
+
+def assert_stage_equals(migration, reference, candidate, batches):
+  """`candidate` equals `reference` (stages) with copied weights."""
+  batches, _, (build_reference, build_candidate) = structures.packed(
+      batches, migration.tf1_model_fn,
+      [reference.build_model, candidate.build_model])
+  comparison.assert_stages_match(
+      build_reference, build_candidate, batches, migration.loss,
+      optimizer=migration.optimizer,
+      mapping=_mapping_between(candidate, reference),
+      random_tool=random_tools.copied_weights_random_tool, copy_weights=True)
+
+
+def assert_stage_equals_tf1_graph(migration, stage, batches):
+  """`stage` equals the TF1 model function run in a TF1 graph, no weights
+  copied: under the random tool the stage draws the graph's."""
+  batches, tf1_fn, (build,) = structures.packed(
+      batches, migration.tf1_model_fn, [stage.build_model])
+  comparison.assert_stages_match(
+      comparison.tf1_graph(tf1_fn), build, batches, migration.loss,
+      optimizer=migration.optimizer, random_tool=random_tools.random_tool)
+
+
+class StageTests:
+  """Tests every stage has; `migration` and `stage` are set per class."""
+  migration = None
+  stage = None
+
+  def test_variables_have_the_tf1_names_and_shapes(self, batches):
+    with tf.Graph().as_default():
+      self.migration.tf1_model_fn(golden.placeholders_like(batches[0][0]),
+                                  training=True)
+      expected = {variable_name(v): tuple(v.shape)
+                  for v in tf.compat.v1.global_variables()}
+    model = self.stage.build_model()
+    model(batches[0][0])
+    # Through the inverse of the stage's rules, which must rebuild every
+    # TF1 variable from the model's variables, each element exactly once.
+    assert self.stage.tf1_variables(model) == expected
+
+
+class GoldenCheckpointTests:
+  """Tests of a migration with a golden checkpoint."""
+
+  def test_loads_the_golden_tf1_checkpoint(self, test_batch):
+    inputs, _ = test_batch
+    expected = golden.tf1_graph_outputs(self.migration, inputs,
+                                        self.migration.golden.prefix())
+    model = self.stage.build_model()
+    report = golden.restore(self.migration, self.stage, model, inputs)
+    assert not report.missing and not report.unused
+    np.testing.assert_allclose(model(inputs, training=False), expected,
+                               rtol=OUTPUT_RTOL, atol=OUTPUT_ATOL)
+
+  def test_keras_file_and_saved_model_serve_the_same_predictions(
+      self, test_batch, tmp_path):
+    inputs, _ = test_batch
+    model = self.stage.build_model()
+    golden.restore(self.migration, self.stage, model, inputs)
+    expected = np.asarray(model(inputs, training=False))
+
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(reloaded(inputs, training=False), expected)
+
+    export_dir = str(tmp_path / "saved_model")
+    # The inputs' signature, dtypes included: Keras infers float32 for every
+    # input of a subclassed model (an int tensor of a dict would not fit).
+    signature = tf.nest.map_structure(
+        lambda x: tf.TensorSpec((None,) + np.shape(x)[1:],
+                                tf.as_dtype(np.asarray(x).dtype)), inputs)
+    model.export(export_dir, verbose=False, input_signature=[signature])
+    # Keep the loaded object: its functions hold only weak references to
+    # its variables.
+    loaded = tf.saved_model.load(export_dir)
+    served = loaded.serve(tf.nest.map_structure(tf.constant, inputs))
+    np.testing.assert_allclose(served, expected, rtol=OUTPUT_RTOL,
+                               atol=OUTPUT_ATOL)
+
+
+def _test_equals_its_tf1_graph(self, batches):
+  assert_stage_equals_tf1_graph(self.migration, self.stage, batches)
+
+
+def _test_equals_stage1(self, batches):
+  assert_stage_equals(self.migration, self.migration.stage(1), self.stage,
+                      batches)
+
+
+def _test_equals_the_previous_stage(self, batches):
+  assert_stage_equals(self.migration,
+                      self.migration.stage(self.stage.number - 1), self.stage,
+                      batches)
+
+
+def _object_checkpoint_of_stage2(migration, inputs, folder):
+  """Stage 2 with the golden weights, and its object-based checkpoint."""
+  stage2 = migration.stage(2).build_model()
+  golden.restore(migration, migration.stage(2), stage2, inputs)
+  return stage2, tf.train.Checkpoint(model=stage2).write(
+      os.path.join(folder, "ckpt"))
+
+
+def _test_loads_the_object_checkpoint_of_stage2(self, test_batch, tmp_path):
+  inputs, _ = test_batch
+  stage2, path = _object_checkpoint_of_stage2(self.migration, inputs,
+                                              str(tmp_path))
+  model = self.stage.build_model()
+  model(inputs, training=False)
+  status = tf.train.Checkpoint(model=model).read(path)
+  status.assert_existing_objects_matched()
+  np.testing.assert_allclose(model(inputs, training=False),
+                             stage2(inputs, training=False),
+                             rtol=OUTPUT_RTOL, atol=OUTPUT_ATOL)
+
+
+def _test_object_checkpoint_of_stage2_loads_only_through_the_rules(
+    self, test_batch, tmp_path):
+  # A stage whose rules transform tensors (a Keras LSTM for a TF1 cell)
+  # cannot read stage 2's object-based checkpoint: it stores each tensor as
+  # it was (a TF1 cell's joint kernel), under other keys. The weights reach
+  # it through the TF1 names: stage 2 reads its checkpoint, the rules map.
+  inputs, _ = test_batch
+  stage2 = self.migration.stage(2)
+  source, path = _object_checkpoint_of_stage2(self.migration, inputs,
+                                              str(tmp_path))
+  model = self.stage.build_model()
+  model(inputs, training=False)
+  with pytest.raises(AssertionError, match="not bound to checkpointed"):
+    tf.train.Checkpoint(model=model).read(
+        path).assert_existing_objects_matched()
+  loaded = stage2.build_model()
+  loaded(inputs, training=False)
+  tf.train.Checkpoint(model=loaded).read(
+      path).assert_existing_objects_matched()
+  names = stage2.tf1_name_map(loaded)
+  self.stage.assign_tf1_values(model, {
+      names[variable_name(v)]: v.numpy() for v in loaded.weights})
+  np.testing.assert_allclose(model(inputs, training=False),
+                             source(inputs, training=False),
+                             rtol=OUTPUT_RTOL, atol=OUTPUT_ATOL)
+
+
+_WITHOUT_TF1SHIM = """\
+import pickle, sys
+from {module} import {builder} as build_model
+with open({inputs!r}, "rb") as f:
+  inputs = pickle.load(f)
+build_model()(inputs)
+bad = sorted(m for m in sys.modules if m.split(".")[0] == "tf1shim")
+assert not bad, bad
+"""
+
+
+def _test_runs_without_tf1shim(self, test_batch, tmp_path):
+  module, builder = self.stage.import_path
+  inputs_file = str(tmp_path / "inputs.pickle")
+  with open(inputs_file, "wb") as f:
+    pickle.dump(tf.nest.map_structure(np.asarray, test_batch[0]), f)
+  code = _WITHOUT_TF1SHIM.format(module=module, builder=builder,
+                                 inputs=inputs_file)
+  # This process's import path: the stage's module is importable as here.
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+             PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+  done = subprocess.run([sys.executable, "-c", code], env=env,
+                        capture_output=True, text=True, timeout=300,
+                        check=False)
+  assert done.returncode == 0, done.stderr[-2000:]
+
+
+_CLI_FACTORY = '''\
+import pickle
+from {module} import {builder} as build_model
+
+
+def built_model():
+  model = build_model()
+  with open({inputs!r}, "rb") as f:
+    model(pickle.load(f), training=False)
+  return model
+'''
+
+
+def _test_converts_the_golden_checkpoint_with_the_ckpt_cli(
+    self, test_batch, tmp_path, monkeypatch):
+  # The way a team converts its TF1 checkpoint once for the native model:
+  # `tf1shim-ckpt convert CKPT --model MODULE:FACTORY --rules FILE --to keras`.
+  from tf1shim.checkpoints import cli  # pylint: disable=g-import-not-at-top
+  inputs, _ = test_batch
+  inputs_file = str(tmp_path / "inputs.pickle")
+  with open(inputs_file, "wb") as f:
+    pickle.dump(tf.nest.map_structure(np.asarray, inputs), f)
+  # A module name per migration: the tool imports it in this process, and
+  # Python would hand a later migration the first one's module.
+  factory = "%s_%s_factory" % (
+      "".join(c if c.isalnum() else "_" for c in self.migration.name),
+      self.stage.name)
+  module, builder = self.stage.import_path
+  (tmp_path / (factory + ".py")).write_text(_CLI_FACTORY.format(
+      module=module, builder=builder, inputs=inputs_file))
+  prefix = self.migration.golden.prefix()
+  argv = ["convert", prefix, "--model", factory + ":built_model", "--to",
+          "keras", str(tmp_path / "stage.weights.h5")]
+  if self.stage.rules.strip():
+    (tmp_path / "tf1_names.rules").write_text(self.stage.rules)
+    argv += ["--rules", str(tmp_path / "tf1_names.rules")]
+  monkeypatch.chdir(tmp_path)  # the tool imports MODULE from the cwd
+  monkeypatch.syspath_prepend(str(tmp_path))
+  assert cli.main(argv) == 0
+  model = self.stage.build_model()
+  model(inputs, training=False)
+  model.load_weights(str(tmp_path / "stage.weights.h5"))
+  expected = golden.tf1_graph_outputs(self.migration, inputs, prefix)
+  np.testing.assert_allclose(model(inputs, training=False), expected,
+                             rtol=OUTPUT_RTOL, atol=OUTPUT_ATOL)
+
+
+def stage_test_class(migration, stage):
+  """The test class of one stage (see the module docstring)."""
+  last = len(migration.stages)
+  tests = {"migration": migration, "stage": stage}
+  if stage.number == 1:
+    tests["test_equals_its_tf1_graph"] = _test_equals_its_tf1_graph
+  else:
+    tests["test_equals_stage1"] = _test_equals_stage1
+  if stage.number >= 3:
+    tests["test_equals_the_previous_stage"] = _test_equals_the_previous_stage
+  has_golden = migration.golden is not None
+  if has_golden and stage.number == 3:
+    if stage.tf1_names and stage.tf1_names.transforms:
+      tests["test_object_checkpoint_of_stage2_loads_only_through_the_rules"] = (
+          _test_object_checkpoint_of_stage2_loads_only_through_the_rules)
+    else:
+      tests["test_loads_the_object_checkpoint_of_stage2"] = (
+          _test_loads_the_object_checkpoint_of_stage2)
+  if stage.number == last and last >= 2:
+    tests["test_runs_without_tf1shim"] = _test_runs_without_tf1shim
+    if has_golden:
+      tests["test_converts_the_golden_checkpoint_with_the_ckpt_cli"] = (
+          _test_converts_the_golden_checkpoint_with_the_ckpt_cli)
+  bases = (StageTests, GoldenCheckpointTests) if has_golden else (StageTests,)
+  name = "TestStage%d" % stage.number
+  return type(name, bases, tests)
+
+
+def test_namespace(migration):
+  """Fixtures and `TestStage1`..`TestStageN` for a test module's globals."""
+  # Under Bazel the `migration_stages` macro passes its explicit stage list:
+  # a stage added to one list and not the other fails here, by name.
+  listed = os.environ.get(STAGES_VARIABLE)
+  declared = [stage.name for stage in migration.stages]
+  if listed and listed.split(",") != declared:
+    raise ValueError(
+        "The BUILD target lists the stages %s; migration %r declares %s. "
+        "List the same stages, in the same order, in both." % (
+            listed.split(","), migration.name, declared))
+
+  @pytest.fixture(scope="module")
+  def batches(data_dir):
+    return migration.equivalence_batches(data_dir)
+
+  @pytest.fixture(scope="module")
+  def test_batch(data_dir):
+    return migration.test_batch(data_dir)
+
+  @pytest.fixture(scope="module")
+  def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+  namespace = {"batches": batches, "test_batch": test_batch,
+               "data_dir": data_dir}
+  for stage in migration.stages:
+    test_class = stage_test_class(migration, stage)
+    namespace[test_class.__name__] = test_class
+  return namespace
