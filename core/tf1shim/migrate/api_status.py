@@ -53,8 +53,7 @@ OPTIMIZERS = "examples/curriculum/training.py"  # TF1 vs Keras optimizer
 SLIM = "slim_port/resnet_v1_50"  # slim, under the shim, in four stages
 SLIM_ARG_SCOPE = "slim_port/vgg_16"  # arg_scope removed (stage 2)
 CORE = "core/README.md"
-# TODO(lead): name examples/rnn/ for the RNN entries once it has landed.
-RNN = "core/README.md"
+RNN = "examples/rnn"  # cells under the shim, then keras.layers.LSTM, in four stages
 
 # --- What tf1shim provides after install() (checked by scan_test) -----------
 # `tf1shim.layers.LAYER_NAMES`: tf.compat.v1.layers.<name>.
