@@ -12,6 +12,19 @@ from testing.pytest_main import pytest_main
 CORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+# A TF1 model function of vectors, for `tf1shim-migrate new`.
+THEIR_MODEL = """\
+import tensorflow as tf
+
+
+def logits_of(features, training):
+  del training
+  with tf.compat.v1.variable_scope("scorer"):
+    w = tf.compat.v1.get_variable(
+        "w", [4, 2], regularizer=lambda w: 1e-3 * tf.nn.l2_loss(w))
+    return tf.matmul(features, w)
+"""
+
 
 def test_pip_install_core(tmp_path):
   if not os.path.exists(os.path.join(CORE, "pyproject.toml")):
@@ -59,6 +72,25 @@ def test_pip_install_core(tmp_path):
         env=dict(os.environ, PYTHONPATH=str(target)))
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stdout.startswith("usage: "), ran.stdout[:300]
+  # `tf1shim-migrate new` of the installed package makes a folder that
+  # pytest runs with nothing but the installed tf1shim (more cases:
+  # scaffold_test.py).
+  (tmp_path / "their_model.py").write_text(THEIR_MODEL)
+  made = subprocess.run(
+      [str(target / "bin" / "tf1shim-migrate"), "new",
+       str(tmp_path / "their_migration"), "--from",
+       str(tmp_path / "their_model.py") + ":logits_of", "--input-shape", "4",
+       "--num-classes", "2"], capture_output=True, text=True, check=False,
+      timeout=600, env=dict(os.environ, PYTHONPATH=str(target)))
+  assert made.returncode == 0, made.stderr[-3000:]
+  env = dict(os.environ, PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3")
+  env.pop("XML_OUTPUT_FILE", None)
+  tested = subprocess.run(
+      [sys.executable, "-m", "pytest", str(tmp_path / "their_migration"),
+       "-q", "-p", "no:cacheprovider"], cwd=str(tmp_path),
+      capture_output=True, text=True, check=False, timeout=900, env=env)
+  assert tested.returncode == 0, tested.stdout[-3000:]
+  assert "4 passed, 17 skipped" in tested.stdout, tested.stdout[-3000:]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,13 @@
 Run as `tools/dev scan PATH...`, as `tf1shim-migrate scan PATH...` when
 tf1shim is pip-installed, or as `python -m tf1shim.migrate.cli`.
 
+`new DEST --from FILE.py:FUNCTION --input-shape H,W,C [--num-classes N]`
+(`tools/dev new ...`) makes a staged migration of a TF1 model function
+(`scaffold.py` says what DEST holds). Exit codes: 0 made; 1 the model
+function failed (its traceback, then an `error:` line; nothing written);
+2 bad input (one `error:` line; nothing written); 130 interrupted
+(nothing written).
+
 `scan` reads Python files and folders (recursively, `*.py`) without running
 them and lists every TF1 API use: file:line, the API's canonical name, its
 status under tf1shim (runs as is / runs with a change, named / not
@@ -26,6 +33,7 @@ import json
 import sys
 
 from . import api_status
+from . import scaffold
 from . import scanner
 
 EXIT_OK, EXIT_UNSCANNED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -34,12 +42,27 @@ EXAMPLES = """examples:
   tf1shim-migrate scan my_model.py
   tf1shim-migrate scan src/ --json > tf1_uses.json
   tools/dev scan examples/conv/stage1_functional_v1.py   # in this repository
+  tf1shim-migrate new my_migration --from my_model.py:model_fn --input-shape 28,28,1
 
 Statuses assume TensorFlow 2.21 with tf1shim.install() done, the TF1 code
 run by a Keras 3 model. Lessons are paths in the tf1shim repository.
 
 exit codes: 0 every file scanned, 1 some file not scanned (not Python, not
 UTF-8), 2 bad input (one line on stderr, "error: ..."), 3 internal error.
+"""
+
+NEW_EXAMPLES = """examples:
+  tf1shim-migrate new my_migration --from my_model.py:model_fn --input-shape 28,28,1
+  pytest my_migration          # stage 1 passes; stages 2-4 skipped (templates)
+  tools/dev new team/my_model --from /src/model.py:cnn --input-shape 32,32,3 \\
+      --num-classes 100        # in this repository: then bazel test //team/my_model/...
+
+FUNCTION is a TF1 model function (inputs, training) -> logits, imported
+from FILE (never copied). DEST must not exist; nothing is left behind when
+FUNCTION fails in the TF1 graph (its traceback is shown).
+
+exit codes: 0 made, 1 the model function failed, 2 bad input (one line on
+stderr, "error: ..."), 130 interrupted.
 """
 
 _SHORT = {api_status.AS_IS: "as is", api_status.CHANGE: "change",
@@ -133,6 +156,22 @@ def cmd_scan(args, out):
   return EXIT_UNSCANNED if problems else EXIT_OK
 
 
+def cmd_new(args, out):
+  try:
+    scaffold.new(args.dest, args.from_spec, args.input_shape,
+                 args.num_classes, out=out, command=" ".join(
+                     ["tf1shim-migrate new"] + args.argv))
+  except scaffold.ModelFunctionError as e:
+    if e.details:
+      sys.stderr.write(e.details)
+    _error("%s; nothing was written" % e)
+    return 1
+  except scaffold.ScaffoldError as e:
+    _error(e)
+    return EXIT_BAD_INPUT
+  return EXIT_OK
+
+
 def build_parser():
   parser = _Parser(
       prog="tf1shim-migrate", description=__doc__.split("\n\n")[0],
@@ -148,6 +187,26 @@ def build_parser():
   p.add_argument("--verbose", action="store_true",
                  help="the traceback of an internal error")
   p.set_defaults(run=cmd_scan)
+  p = commands.add_parser(
+      "new", help="make a staged migration of a TF1 model function: stage "
+      "1 wraps it, stages 2-4 are templates, a golden checkpoint, the tests",
+      epilog=NEW_EXAMPLES,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("dest", metavar="DEST",
+                 help="the folder to make (must not exist); in this "
+                 "repository, a package")
+  p.add_argument("--from", dest="from_spec", required=True,
+                 metavar="FILE.py:FUNCTION",
+                 help="the TF1 model function (inputs, training) -> logits")
+  p.add_argument("--input-shape", required=True, metavar="H,W,C",
+                 help="one example's shape (no batch dimension), for the "
+                 "random sample batches")
+  p.add_argument("--num-classes", type=int,
+                 default=scaffold.DEFAULT_NUM_CLASSES, metavar="N",
+                 help="labels are in [0, N) (default %(default)s)")
+  p.add_argument("--verbose", action="store_true",
+                 help="the traceback of an internal error")
+  p.set_defaults(run=cmd_new)
   return parser
 
 
@@ -159,18 +218,20 @@ def _error(message):
 def main(argv=None, out=None):
   """Runs the tool; returns the exit code (see the module docstring)."""
   out = out or sys.stdout
+  argv = list(sys.argv[1:] if argv is None else argv)
   try:
     args = build_parser().parse_args(argv)
   except UsageError as e:
     _error(e)
     return EXIT_BAD_INPUT
+  args.argv = argv[1:]
   try:
     return args.run(args, out)
   except scanner.ScanInputError as e:
     _error("%s; nothing was scanned" % e)
     return EXIT_BAD_INPUT
-  except KeyboardInterrupt:
-    _error("interrupted (SIGINT)")
+  except KeyboardInterrupt as e:
+    _error("interrupted (%s)" % (str(e) or "SIGINT"))
     return 128 + 2
   except BrokenPipeError:
     return EXIT_OK  # `... | head`: the reader has what it wanted.

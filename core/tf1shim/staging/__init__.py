@@ -13,7 +13,10 @@
     # stages_test.py
     globals().update(staging.test_namespace(MIGRATION))
 
-`stage_tests` says which tests each stage gets; `golden` writes and reads
+A stage module that sets `TEMPLATE` (True, or the lesson to follow) is a
+stage still to write: its tests are skipped with that message
+(`tf1shim-migrate new` makes such templates). `stage_tests` says which
+tests each stage gets; `golden` writes and reads
 the golden TF1 checkpoint; `random_tools` are the tools stages are compared
 under. `test_namespace` needs pytest (not a dependency of tf1shim).
 """

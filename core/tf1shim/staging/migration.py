@@ -45,6 +45,9 @@ class Stage:
   build_model: Callable[[], Any]
   rules: str = ""
   doc: str = ""
+  # Non-empty while the stage is still a template (its module's `TEMPLATE`):
+  # what to do to write it. Its tests are skipped with this message.
+  template: str = ""
 
   @property
   def title(self):
@@ -96,14 +99,29 @@ class Stage:
       variables[name].assign(value)
 
 
-def stages_from_modules(modules, builder="build_model", rules="TF1_NAMES"):
+def template_message(number, name, marker):
+  """The skip message of a template stage: `marker` is its module's
+  `TEMPLATE` (True, or a string saying which lesson to follow)."""
+  lesson = marker if isinstance(marker, str) else (
+      "write it, then delete its TEMPLATE line")
+  return "stage %d (%s) is still a template: %s" % (number, name, lesson)
+
+
+def stages_from_modules(modules, builder="build_model", rules="TF1_NAMES",
+                        template="TEMPLATE"):
   """Stages 1..N from stage modules, in the order given: each module's
-  `builder` function and its `rules` text (if it defines one)."""
-  return tuple(
-      Stage(number, module.__name__.rsplit(".", 1)[-1],
-            getattr(module, builder), getattr(module, rules, ""),
-            module.__doc__ or "")
-      for number, module in enumerate(modules, start=1))
+  `builder` function, its `rules` text (if it defines one), and whether it
+  is still a template (a true `template` attribute: True, or the lesson to
+  follow as a string; its tests are skipped until the line is deleted)."""
+  stages = []
+  for number, module in enumerate(modules, start=1):
+    name = module.__name__.rsplit(".", 1)[-1]
+    marker = getattr(module, template, None)
+    stages.append(Stage(
+        number, name, getattr(module, builder), getattr(module, rules, ""),
+        module.__doc__ or "",
+        template_message(number, name, marker) if marker else ""))
+  return tuple(stages)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +156,14 @@ class Migration:
 
   def stage(self, number):
     return self.stages[number - 1]
+
+  def written_stage_before(self, number):
+    """The last stage before stage `number` that is not a template (stage
+    1 at worst: it wraps the TF1 function and is never a template)."""
+    for stage in reversed(self.stages[:number - 1]):
+      if not stage.template:
+        return stage
+    return self.stages[0]
 
   def equivalence_batches(self, data_dir=None):
     """Batch 0 for the forward passes, then one batch per training step."""
