@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tf1shim.checkpoints import cli
 from tf1shim.checkpoints import outputs
+from testing import rnn_checkpoint_models as rnn_models
 from testing import tf1_checkpoints
 from testing.pytest_main import pytest_main
 from testing.subprocesses import python_env
@@ -760,93 +761,31 @@ def test_exit_codes_of_the_program(workspace, tmp_path):
   assert ckpt(workspace, "diff", after, after).returncode == 0
 
 
-
 # 11. Rules that transform tensors (issue 12): a TF1 LSTM and GRU, written
 # by TF1 code (tf1shim.rnn's cells in a TF1 graph, Saver), into Keras 3's
 # LSTM and GRU(reset_after=False), and back.
 
-RNN_MODELS = textwrap.dedent(r"""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-    import tf1shim
-
-    v1 = tf.compat.v1
-    TIME, DEPTH = 5, 4
-
-    def tf1_lstm(x, training=None):
-      stack = tf1shim.rnn.MultiRNNCell([tf1shim.rnn.LSTMCell(6),
-                                        tf1shim.rnn.LSTMCell(5)])
-      return v1.nn.dynamic_rnn(stack, x, dtype=tf.float32)[0]
-
-    def tf1_gru(x, training=None):
-      return v1.nn.dynamic_rnn(tf1shim.rnn.GRUCell(5), x,
-                               dtype=tf.float32)[0]
-
-    def keras_lstm():
-      return keras.Sequential([
-          keras.Input((TIME, DEPTH)),
-          keras.layers.LSTM(6, return_sequences=True, name="lstm_0"),
-          keras.layers.LSTM(5, return_sequences=True, name="lstm_1")],
-          name="rnn_model")
-
-    def keras_gru():
-      return keras.Sequential([
-          keras.Input((TIME, DEPTH)),
-          keras.layers.GRU(5, return_sequences=True, reset_after=False,
-                           name="gru")], name="rnn_model")
-""")
-
-LSTM_RULES = r"""
-^rnn_model/lstm_0/lstm_cell/kernel$            ->  rnn/multi_rnn_cell/cell_0/lstm_cell/kernel | rows 0:4 | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_0/lstm_cell/recurrent_kernel$  ->  rnn/multi_rnn_cell/cell_0/lstm_cell/kernel | rows 4: | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_0/lstm_cell/bias$              ->  rnn/multi_rnn_cell/cell_0/lstm_cell/bias | gates i,j,f,o -> i,f,j,o | add f 1.0
-^rnn_model/lstm_1/lstm_cell/kernel$            ->  rnn/multi_rnn_cell/cell_1/lstm_cell/kernel | rows 0:6 | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_1/lstm_cell/recurrent_kernel$  ->  rnn/multi_rnn_cell/cell_1/lstm_cell/kernel | rows 6: | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_1/lstm_cell/bias$              ->  rnn/multi_rnn_cell/cell_1/lstm_cell/bias | gates i,j,f,o -> i,f,j,o | add f 1.0
-"""
-GRU_RULES = r"""
-^rnn_model/gru/gru_cell/kernel$            ->  concat(rnn/gru_cell/gates/kernel | rows 0:4 | gates r,u -> u,r ; rnn/gru_cell/candidate/kernel | rows 0:4)
-^rnn_model/gru/gru_cell/recurrent_kernel$  ->  concat(rnn/gru_cell/gates/kernel | rows 4: | gates r,u -> u,r ; rnn/gru_cell/candidate/kernel | rows 4:)
-^rnn_model/gru/gru_cell/bias$              ->  concat(rnn/gru_cell/gates/bias | gates r,u -> u,r ; rnn/gru_cell/candidate/bias)
-"""
-# The mistake transforms exist to catch: TF1's gate order kept.
-WRONG_GATES = LSTM_RULES.replace("i,j,f,o -> i,f,j,o", "i,j,f,o -> i,j,f,o")
+# The --model/--reference factories of the TF1 and Keras RNN models.
+RNN = "testing.rnn_checkpoint_models:"
 
 
 @pytest.fixture(scope="module")
 def rnn_workspace(workspace):
-  """Writes rnn_models.py, the rules, one batch of inputs and TF1 LSTM and
-  GRU checkpoints (random variables, so every gate block differs) into the
-  workspace; returns {name: path} and the TF1 graphs' outputs."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
+  """Writes the rules, one batch of inputs and TF1 LSTM and GRU checkpoints
+  (testing/rnn_checkpoint_models.py: random variables, so every gate block
+  differs) into the workspace; returns {name: path}, the TF1 graphs'
+  outputs, the models' module and the batch."""
   root = workspace[0]
-  (root / "rnn_models.py").write_text(RNN_MODELS)
-  (root / "lstm.rules").write_text(LSTM_RULES)
-  (root / "gru.rules").write_text(GRU_RULES)
-  (root / "wrong_gates.rules").write_text(WRONG_GATES)
-  spec = importlib.util.spec_from_file_location("rnn_models",
-                                                root / "rnn_models.py")
-  models = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(models)
-  x = np.random.RandomState(0).randn(3, 5, 4).astype(np.float32)
-  np.save(root / "batch.npy", x)
+  (root / "lstm.rules").write_text(rnn_models.LSTM_RULES)
+  (root / "gru.rules").write_text(rnn_models.GRU_RULES)
+  (root / "wrong_gates.rules").write_text(rnn_models.WRONG_GATES)
+  np.save(root / "batch.npy", rnn_models.X)
   paths, outputs = {}, {}
-  v1 = tf.compat.v1
-  for name, model_fn in (("lstm", models.tf1_lstm), ("gru", models.tf1_gru)):
-    rng = np.random.RandomState(1)
-    with tf.Graph().as_default():
-      inputs = v1.placeholder(tf.float32, [None, 5, 4])
-      out = model_fn(inputs)
-      with v1.Session() as sess:
-        sess.run(v1.global_variables_initializer())
-        for v in v1.global_variables():
-          sess.run(v.assign(rng.uniform(-0.5, 0.5, v.shape).astype(
-              np.float32)))
-        paths[name] = v1.train.Saver().save(
-            sess, str(root / ("tf1_" + name) / "model.ckpt"))
-        outputs[name] = sess.run(out, {inputs: x})
-  return paths, outputs, models, x
+  for name, model_fn in (("lstm", rnn_models.tf1_lstm),
+                         ("gru", rnn_models.tf1_gru)):
+    paths[name], outputs[name] = rnn_models.write_tf1_checkpoint(
+        str(root / ("tf1_" + name)), model_fn)
+  return paths, outputs, rnn_models, rnn_models.X
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -855,7 +794,7 @@ def test_rnn_round_trip_tf1_to_keras_weights_to_tf1(workspace, rnn_workspace,
   paths, outputs, models, x = rnn_workspace
   weights = tmp_path / (kind + ".weights.h5")
   code, out, err = run(workspace, "convert", paths[kind], "--model",
-                       "rnn_models:keras_" + kind, "--rules", kind + ".rules",
+                       RNN + "keras_" + kind, "--rules", kind + ".rules",
                        "--to", "keras", weights)
   assert code == 0, out + err
   # The stage-4 model predicts what the TF1 graph predicts (1e-6 of the
@@ -867,7 +806,7 @@ def test_rnn_round_trip_tf1_to_keras_weights_to_tf1(workspace, rnn_workspace,
   back = tmp_path / "back" / "model.ckpt"
   back.parent.mkdir()
   code, out, err = run(workspace, "convert", weights, "--model",
-                       "rnn_models:keras_" + kind, "--rules", kind + ".rules",
+                       RNN + "keras_" + kind, "--rules", kind + ".rules",
                        "--to", "tf1", back)
   assert code == 0, out + err
   source, result = (tf.train.load_checkpoint(str(p))
@@ -888,36 +827,35 @@ def test_rnn_round_trip_tf1_to_keras_weights_to_tf1(workspace, rnn_workspace,
 def test_verify_compares_outputs_and_catches_a_wrong_gate_order(
     workspace, rnn_workspace):
   paths = rnn_workspace[0]
-  reference = ["--reference", "rnn_models:tf1_lstm", "--inputs",
+  reference = ["--reference", RNN + "tf1_lstm", "--inputs",
                "batch.npy"]
   code, out, err = run(workspace, "verify", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules", "lstm.rules",
+                       RNN + "keras_lstm", "--rules", "lstm.rules",
                        *reference)
   assert code == 0, out + err
   assert "Outputs: max |difference|" in out and "equal" in out, out
   # A wrong gate order fits every shape: only the outputs show it.
   code, out, err = run(workspace, "verify", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules",
+                       RNN + "keras_lstm", "--rules",
                        "wrong_gates.rules", *reference)
   assert code == 1, out + err
   assert "DIFFERENT" in out and "FAILED: the outputs differ" in out, out
   # Shapes alone are not accepted for transforming rules, unless asked.
   assert_bad_input(run(workspace, "verify", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules",
+                       RNN + "keras_lstm", "--rules",
                        "wrong_gates.rules"),
                    "shapes cannot show a wrong gate order", "--reference")
   code, out, _ = run(workspace, "verify", paths["lstm"], "--model",
-                     "rnn_models:keras_lstm", "--rules",
+                     RNN + "keras_lstm", "--rules",
                      "wrong_gates.rules", "--shapes-only")
   assert code == 0 and "shapes only: outputs not compared" in out, out
   assert_bad_input(run(workspace, "verify", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules", "lstm.rules",
-                       "--reference", "rnn_models:tf1_lstm"),
+                       RNN + "keras_lstm", "--rules", "lstm.rules",
+                       "--reference", RNN + "tf1_lstm"),
                    "--reference and --inputs go together")
   assert_bad_input(run(workspace, "verify", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules", "lstm.rules",
-                       "--reference", "rnn_models:tf1_gru", "--inputs",
-                       "batch.npy"),
+                       RNN + "keras_lstm", "--rules", "lstm.rules",
+                       "--reference", RNN + "tf1_gru", "--inputs", "batch.npy"),
                    "does not restore into --reference's TF1 graph")
 
 
@@ -925,7 +863,7 @@ def test_map_lists_the_transforms_and_tf2_converts_through_them(
     workspace, rnn_workspace, tmp_path):
   paths, outputs, models, x = rnn_workspace
   code, out, err = run(workspace, "map", paths["gru"], "--model",
-                       "rnn_models:keras_gru", "--rules", "gru.rules",
+                       RNN + "keras_gru", "--rules", "gru.rules",
                        "--json")
   assert code == 0, out + err
   result = json.loads(out)
@@ -935,7 +873,7 @@ def test_map_lists_the_transforms_and_tf2_converts_through_them(
       "concat(rnn/gru_cell/gates/bias | gates r,u -> u,r ; "
       "rnn/gru_cell/candidate/bias)")
   code, out, err = run(workspace, "convert", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules", "lstm.rules",
+                       RNN + "keras_lstm", "--rules", "lstm.rules",
                        "--to", "tf2", tmp_path / "ckpt")
   assert code == 0, out + err
   model = models.keras_lstm()
@@ -950,22 +888,22 @@ def test_transform_errors_exit_codes(workspace, rnn_workspace, tmp_path):
   # A rule that does not fit the shapes: a mismatch (1), naming the rule
   # and both shapes, nothing written.
   misfit = tmp_path / "misfit.rules"
-  misfit.write_text(LSTM_RULES.replace("rows 0:6 |", "rows 0:5 |"))
+  misfit.write_text(rnn_models.LSTM_RULES.replace("rows 0:6 |", "rows 0:5 |"))
   out_dir = tmp_path / "out"
   out_dir.mkdir()
   code, out, err = run(workspace, "convert", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules", misfit, "--to",
+                       RNN + "keras_lstm", "--rules", misfit, "--to",
                        "keras", out_dir / "m.weights.h5")
   assert code == 1, out + err
-  assert "misfit.rules:5:" in out and "(shape (6, 20))" in out and (
+  assert "misfit.rules:6:" in out and "(shape (6, 20))" in out and (
       "(shape (11, 20))" in out and "give shape (5, 20)" in out), out
   assert list(out_dir.iterdir()) == []
   # A transform that does not parse: bad input (2), one line with file:line.
   bad = tmp_path / "bad.rules"
-  bad.write_text(LSTM_RULES.replace("| add f 1.0", "| add 1.0 f", 1))
+  bad.write_text(rnn_models.LSTM_RULES.replace("| add f 1.0", "| add 1.0 f", 1))
   assert_bad_input(run(workspace, "verify", paths["lstm"], "--model",
-                       "rnn_models:keras_lstm", "--rules", bad),
-                   "bad.rules:4: ", "expected `add LABEL VALUE`")
+                       RNN + "keras_lstm", "--rules", bad),
+                   "bad.rules:5: ", "expected `add LABEL VALUE`")
 
 
 if __name__ == "__main__":

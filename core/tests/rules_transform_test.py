@@ -1,12 +1,10 @@
 """Checkpoint rules that transform tensors: TF1 LSTM and GRU checkpoints,
 written by real TF1 code, into Keras 3's `LSTM` and `GRU`.
 
-The TF1 side is a `tf.compat.v1.Graph` with `tf1shim.rnn`'s cells (equal
-to tf-keras's legacy cells, `core/tests/rnn_cells_test.py`), run by
-`dynamic_rnn` and saved by `tf.compat.v1.train.Saver`, with every variable
-set to random values first: each gate block then differs from the others
-and the biases are not zero, so a wrong gate order or a missing forget
-bias changes the outputs.
+The models, rules and checkpoint writer are testing/rnn_checkpoint_models.py
+(shared with the `ckpt` tool's tests): TF1 graphs of `tf1shim.rnn`'s cells
+saved by `Saver` with random variables, so a wrong gate order or a missing
+forget bias changes the outputs.
 
 Output tolerance, here and below: 1e-6 times the largest output. The
 outputs are tanh/sigmoid products of magnitude <= 1 after 5 steps; float32
@@ -15,89 +13,27 @@ where TF1 multiplies `concat([x, h]) @ kernel`, a few ulps apart. A wrong
 gate order or a forget bias off by 1.0 moves them by O(0.1).
 """
 
-import os
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import tf1shim
 from tf1shim import checkpoints
 from tf1shim import comparison
 from testing.pytest_main import pytest_main
+from testing.rnn_checkpoint_models import BATCH
+from testing.rnn_checkpoint_models import DEPTH
+from testing.rnn_checkpoint_models import GRU_RULES
+from testing.rnn_checkpoint_models import keras_gru
+from testing.rnn_checkpoint_models import keras_lstm
+from testing.rnn_checkpoint_models import LSTM_RULES
+from testing.rnn_checkpoint_models import tf1_gru
+from testing.rnn_checkpoint_models import tf1_lstm
+from testing.rnn_checkpoint_models import TIME
+from testing.rnn_checkpoint_models import write_tf1_checkpoint
+from testing.rnn_checkpoint_models import X
 
-v1 = tf.compat.v1
-BATCH, TIME, DEPTH = 3, 5, 4
-X = np.random.RandomState(0).randn(BATCH, TIME, DEPTH).astype(np.float32)
 OUTPUT_RTOL = 1e-6  # of the largest output; see the module docstring
-
-# Two stacked LSTMs: the first reads DEPTH = 4 inputs, the second the 6
-# outputs of the first, so each layer's `rows` split differs.
-LSTM_RULES = r"""
-# Keras 3 LSTM (i,f,c,o; forget bias in `bias`) <- TF1 LSTMCell (i,j,f,o)
-^rnn_model/lstm_0/lstm_cell/kernel$            ->  rnn/multi_rnn_cell/cell_0/lstm_cell/kernel | rows 0:4 | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_0/lstm_cell/recurrent_kernel$  ->  rnn/multi_rnn_cell/cell_0/lstm_cell/kernel | rows 4: | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_0/lstm_cell/bias$              ->  rnn/multi_rnn_cell/cell_0/lstm_cell/bias | gates i,j,f,o -> i,f,j,o | add f 1.0
-^rnn_model/lstm_1/lstm_cell/kernel$            ->  rnn/multi_rnn_cell/cell_1/lstm_cell/kernel | rows 0:6 | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_1/lstm_cell/recurrent_kernel$  ->  rnn/multi_rnn_cell/cell_1/lstm_cell/kernel | rows 6: | gates i,j,f,o -> i,f,j,o
-^rnn_model/lstm_1/lstm_cell/bias$              ->  rnn/multi_rnn_cell/cell_1/lstm_cell/bias | gates i,j,f,o -> i,f,j,o | add f 1.0
-"""
-
-# Keras 3 GRU(reset_after=False): z,r,h blocks; TF1 GRUCell: gates (r,u)
-# and candidate (h) kernels; TF1's u is Keras's z.
-GRU_RULES = r"""
-^rnn_model/gru/gru_cell/kernel$            ->  concat(rnn/gru_cell/gates/kernel | rows 0:4 | gates r,u -> u,r ; rnn/gru_cell/candidate/kernel | rows 0:4)
-^rnn_model/gru/gru_cell/recurrent_kernel$  ->  concat(rnn/gru_cell/gates/kernel | rows 4: | gates r,u -> u,r ; rnn/gru_cell/candidate/kernel | rows 4:)
-^rnn_model/gru/gru_cell/bias$              ->  concat(rnn/gru_cell/gates/bias | gates r,u -> u,r ; rnn/gru_cell/candidate/bias)
-"""
-
-
-def tf1_lstm(x, training=None):
-  del training
-  stack = tf1shim.rnn.MultiRNNCell([tf1shim.rnn.LSTMCell(6),
-                                    tf1shim.rnn.LSTMCell(5)])
-  outputs, _ = v1.nn.dynamic_rnn(stack, x, dtype=tf.float32)
-  return outputs
-
-
-def tf1_gru(x, training=None):
-  del training
-  outputs, _ = v1.nn.dynamic_rnn(tf1shim.rnn.GRUCell(5), x,
-                                 dtype=tf.float32)
-  return outputs
-
-
-def keras_lstm():
-  return keras.Sequential([
-      keras.Input((TIME, DEPTH)),
-      keras.layers.LSTM(6, return_sequences=True, name="lstm_0"),
-      keras.layers.LSTM(5, return_sequences=True, name="lstm_1")],
-      name="rnn_model")
-
-
-def keras_gru():
-  return keras.Sequential([
-      keras.Input((TIME, DEPTH)),
-      keras.layers.GRU(5, return_sequences=True, reset_after=False,
-                       name="gru")], name="rnn_model")
-
-
-def write_tf1_checkpoint(directory, model_fn):
-  """`model_fn` in a TF1 graph, variables random, saved by Saver: (prefix,
-  the graph's outputs on X)."""
-  rng = np.random.RandomState(1)
-  with tf.Graph().as_default():
-    x = v1.placeholder(tf.float32, [None, TIME, DEPTH])
-    outputs = model_fn(x)
-    with v1.Session() as sess:
-      sess.run(v1.global_variables_initializer())
-      for v in v1.global_variables():
-        sess.run(v.assign(rng.uniform(-0.5, 0.5, v.shape).astype(
-            np.float32)))
-      prefix = v1.train.Saver().save(sess, os.path.join(directory,
-                                                        "model.ckpt"))
-      return prefix, sess.run(outputs, {x: X})
 
 
 @pytest.fixture(scope="module")
