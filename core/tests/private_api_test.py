@@ -233,6 +233,32 @@ def test_same_storage_arguments_build_a_second_variable_on_one_resource():
         v1.get_variable("in_graph", [1]))
 
 
+def test_distributed_variable_alias_is_the_same_distributed_variable():
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  with strategy.scope():
+    storage = tf.Variable([1.0, 2.0], name="mirrored")
+  assert _tf_internal.is_distributed_variable(storage)
+  assert not _tf_internal.is_distributed_variable(tf.Variable([1.0]))
+
+  class Doubled(type(storage)):
+
+    def value(self):
+      return super().value() * 2
+
+  alias = _tf_internal.distributed_variable_alias(storage, Doubled)
+  assert alias is not storage and isinstance(alias, type(storage))
+  assert alias.name == storage.name
+  np.testing.assert_array_equal(alias.value(), [2.0, 4.0])  # the override
+  alias.assign([3.0, 4.0])  # state is shared both ways
+  np.testing.assert_array_equal(storage.numpy(), [3.0, 4.0])
+  storage.assign([5.0, 6.0])
+  np.testing.assert_array_equal(alias.read_value(), [5.0, 6.0])
+  # TensorFlow's distribution code takes it for the distributed variable.
+  strategy.extended.update(alias, lambda v, d: v.assign_add(d),
+                           args=(tf.constant([1.0, 1.0]),))
+  np.testing.assert_array_equal(storage.numpy(), [6.0, 7.0])
+
+
 def test_storage_of_is_the_tf_variable_keras_assigns():
   variable = keras.Variable(np.ones([2]), name="k")
   storage = _keras_internal.storage_of(variable)

@@ -32,6 +32,7 @@ import sys
 import warnings
 
 import tensorflow as tf
+from tensorflow.python.distribute import values as _distribute_values
 from tensorflow.python.framework import ops as _ops
 from tensorflow.python.framework import random_seed as _random_seed
 from tensorflow.python.ops import resource_variable_ops as _rvo
@@ -290,6 +291,27 @@ def same_storage_arguments(storage):
       aggregation=storage.aggregation,
       unique_id=storage._unique_id,  # pylint: disable=protected-access
       in_graph_mode=False)
+
+
+def is_distributed_variable(variable):
+  """A variable of a `tf.distribute` strategy (one storage per replica)."""
+  return isinstance(variable, _distribute_values.DistributedVariable)
+
+
+def distributed_variable_alias(variable, view_class):
+  """A second Python object that *is* the distributed `variable`, of class
+  `view_class` (a subclass of `type(variable)` overriding some reads).
+
+  A distributed variable keeps all its state in its instance `__dict__`
+  (per-replica components, strategy, policy) and its methods read it from
+  `self`; the alias shares that very dict, so it reads, assigns, takes part in
+  `strategy.extended.update` and `isinstance` checks exactly as the
+  variable, with only `view_class`'s overrides added. A copy would not do:
+  state set later (e.g. by a checkpoint restore) would not reach it.
+  """
+  alias = object.__new__(view_class)
+  object.__setattr__(alias, "__dict__", variable.__dict__)
+  return alias
 
 
 # --- TensorFlow's generated v1 API modules (install.py) ---------------------

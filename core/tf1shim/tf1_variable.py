@@ -42,7 +42,50 @@ from tf1shim import _tf_internal
 VariableOp = collections.namedtuple("VariableOp", ["name", "type", "device"])
 
 
-class TF1Variable(_tf_internal.BaseResourceVariable):
+class _AutocastReads:
+  """Reads of a float32 variable cast to the compute dtype while a mixed
+  Keras layer's call runs (Keras 3's `AutocastScope`); identity equality and
+  hashing as in TF1 graphs. A mixin before a TensorFlow variable class."""
+
+  def _autocast_dtype(self):
+    """The dtype reads are cast to now (a mixed policy's call), or None."""
+    dtype = _keras_internal.autocast_dtype()
+    if dtype is None or self.dtype != tf.float32 or dtype == self.dtype:
+      return None
+    return dtype
+
+  def _maybe_autocast(self, value):
+    dtype = self._autocast_dtype()
+    return value if dtype is None else tf.cast(value, dtype)
+
+  def value(self):
+    return self._maybe_autocast(super().value())
+
+  def read_value(self):
+    return self._maybe_autocast(super().read_value())
+
+  def _dense_var_to_tensor(self, dtype=None, name=None, as_ref=False):
+    # Asked for float32 explicitly (or a reference): the storage's value.
+    cast_to = self._autocast_dtype()
+    if cast_to is not None and not as_ref and (
+        dtype is None or tf.as_dtype(dtype) == cast_to):
+      return tf.cast(super().value(), cast_to, name=name)
+    return self._uncast_tensor(dtype, name, as_ref)
+
+  def _uncast_tensor(self, dtype, name, as_ref):
+    return super()._dense_var_to_tensor(dtype=dtype, name=name, as_ref=as_ref)
+
+  def __eq__(self, other):
+    return self is other
+
+  def __ne__(self, other):
+    return self is not other
+
+  def __hash__(self):
+    return id(self)
+
+
+class TF1Variable(_AutocastReads, _tf_internal.BaseResourceVariable):
   """A `tf.Variable` on another variable's storage, with TF1's name.
 
   Args:
@@ -72,31 +115,7 @@ class TF1Variable(_tf_internal.BaseResourceVariable):
     return tf.convert_to_tensor(self._tf1_initial_value_fn(),
                                 dtype=self.dtype)
 
-  # --- Mixed precision: reads cast as Keras casts its own variables -------
-
-  def _autocast_dtype(self):
-    """The dtype reads are cast to now (a mixed policy's call), or None."""
-    dtype = _keras_internal.autocast_dtype()
-    if dtype is None or self.dtype != tf.float32 or dtype == self.dtype:
-      return None
-    return dtype
-
-  def _maybe_autocast(self, value):
-    dtype = self._autocast_dtype()
-    return value if dtype is None else tf.cast(value, dtype)
-
-  def value(self):
-    return self._maybe_autocast(super().value())
-
-  def read_value(self):
-    return self._maybe_autocast(super().read_value())
-
-  def _dense_var_to_tensor(self, dtype=None, name=None, as_ref=False):
-    # Asked for float32 explicitly (or a reference): the storage's value.
-    cast_to = self._autocast_dtype()
-    if cast_to is not None and not as_ref and (
-        dtype is None or tf.as_dtype(dtype) == cast_to):
-      return tf.cast(super().value(), cast_to, name=name)
+  def _uncast_tensor(self, dtype, name, as_ref):
     if dtype is not None and not tf.as_dtype(dtype).is_compatible_with(
         self.dtype):
       raise ValueError(
@@ -104,31 +123,48 @@ class TF1Variable(_tf_internal.BaseResourceVariable):
           "tf.Variable of type %s. (Variable: %s)" %
           (tf.as_dtype(dtype).name, self.dtype.name, self.name))
     if as_ref:
-      return super().read_value().op.inputs[0]
-    return super().value()
+      return super(_AutocastReads, self).read_value().op.inputs[0]
+    return super(_AutocastReads, self).value()
 
   def initialized_value(self):
     # TensorFlow's version reads in an init_scope, which inside tf.function
     # would freeze the value at trace time.
     return self.read_value()
 
-  def __eq__(self, other):
-    return self is other
 
-  def __ne__(self, other):
-    return self is not other
+class _DistributedAutocastReads(_AutocastReads):
+  """A distributed variable's operators (`w * 2`, `w[0]`) read the current
+  replica's component directly (`_get_as_operand`); read it cast too."""
 
-  def __hash__(self):
-    return id(self)
+  def _get_as_operand(self):
+    return self.value()
+
+
+_DISTRIBUTED_VIEW_CLASSES = {}
+
+
+def _distributed_view_class(variable_class):
+  """`variable_class` (e.g. `MirroredVariable`) with autocast reads."""
+  if variable_class not in _DISTRIBUTED_VIEW_CLASSES:
+    _DISTRIBUTED_VIEW_CLASSES[variable_class] = type(
+        "TF1" + variable_class.__name__,
+        (_DistributedAutocastReads, variable_class), {"__module__": __name__})
+  return _DISTRIBUTED_VIEW_CLASSES[variable_class]
 
 
 def view_of(storage, name, initial_value_fn=None):
   """What TF1 code gets for a variable whose storage is `storage`.
 
-  A `TF1Variable` for a plain eager resource variable; a distributed
-  variable (MirroredStrategy) is handed as it is: it has one storage per
-  replica, already named as in TF1, and the `tf.Variable` API.
+  A `TF1Variable` for a plain eager resource variable. A distributed variable
+  (MirroredStrategy) has one storage per replica, already TF1's name and the
+  whole `tf.Variable` API, and TensorFlow's distribution code (e.g.
+  `assign_moving_average` in a replica) requires the distributed variable
+  itself: TF1 code gets an alias of it (the same object state) whose reads
+  are cast under a mixed policy, as a `TF1Variable`'s are.
   """
   if _tf_internal.is_eager_resource_variable(storage):
     return TF1Variable(storage, name, initial_value_fn)
+  if _tf_internal.is_distributed_variable(storage):
+    return _tf_internal.distributed_variable_alias(
+        storage, _distributed_view_class(type(storage)))
   return storage
