@@ -9,12 +9,14 @@ from tf1shim.tracking import get_or_create_layer
 from tf1shim.tracking import record_scope
 from tf1shim.tracking import tf1_name
 from tf1shim.tracking import track_tf1_style_variables
+from tf1shim import estimator
 from tf1shim import layers
 from tf1shim import rnn
 from tf1shim.install import install
 
 __all__ = [
     "DeterministicRandomTestTool",
+    "estimator",
     "get_or_create_layer",
     "install",
     "layers",

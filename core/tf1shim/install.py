@@ -9,6 +9,8 @@ import tensorflow as tf
 
 from tf1shim import _tf_internal
 from tf1shim import determinism
+from tf1shim import estimator
+from tf1shim.distribute import multi_worker_repair
 from tf1shim import layers
 from tf1shim import rnn
 from tf1shim import slim_compat
@@ -36,7 +38,11 @@ def install():
   * `tf.compat.v1.nn.rnn_cell.*` (the same), tf1shim's `rnn` cells;
   * tf-slim, when it is installed: `tf1shim.slim_compat.apply()` repairs
     `slim.batch_norm` and what `tf_slim.layers` and `tf_slim.nets` need on
-    TF 2.21 / Keras 3.
+    TF 2.21 / Keras 3;
+  * Keras 3's `model.fit`, `evaluate` and `predict` under
+    `MultiWorkerMirroredStrategy` (`tf1shim.distribute.multi_worker_repair`);
+  * `tf.estimator` and `tf.compat.v1.estimator` (gone since TF 2.16):
+    `tf1shim.estimator`, what a `model_fn` uses, and `EstimatorModel`.
 
   Returns:
     None.
@@ -52,6 +58,8 @@ def install():
   _install_layers_module()
   _install_rnn_cell_module()
   _repair_tf_slim()
+  _repair_multi_worker_fit()
+  _install_estimator_module()
   _installed = True
 
 
@@ -89,6 +97,15 @@ def _repair_tf_slim():
     # Another tf-slim or TensorFlow version: leave it alone, say so.
     warnings.warn("%s tf-slim is left as it is." % e, UserWarning,
                   stacklevel=3)
+
+
+def _repair_multi_worker_fit():
+  """`multi_worker_repair.apply()`; another Keras is left as it is, with a
+  warning naming what it lacks."""
+  try:
+    multi_worker_repair.apply()
+  except RuntimeError as e:
+    warnings.warn(str(e), UserWarning, stacklevel=3)
 
 
 def _replacement_module(api_name, source, names):
@@ -138,3 +155,28 @@ def _install_rnn_cell_module():
     v1_module.nn.rnn_cell = module
   for module_name in _tf_internal.v1_api_module_names("nn.rnn_cell"):
     sys.modules[module_name] = module
+
+
+def _install_estimator_module():
+  """Makes `tf.estimator` and `tf.compat.v1.estimator` tf1shim.estimator."""
+  module = _replacement_module("tensorflow.estimator", estimator,
+                               estimator.API_NAMES)
+
+  def missing(name):
+    if name.startswith("__"):
+      raise AttributeError(name)
+    raise AttributeError(estimator.missing_api_message(name))
+
+  module.__getattr__ = missing
+  # TF1 optimizers and metrics record inside EstimatorModel's model_fn
+  # calls: an optimizer made before (in `params`) must be seen too.
+  estimator.optimizers.install()
+  estimator.metrics.install()
+  tf.estimator = module
+  sys.modules["tensorflow.estimator"] = module
+  sys.modules["tensorflow.estimator.export"] = estimator.export
+  for v1_module in _compat_v1_modules():
+    v1_module.estimator = module
+  for module_name in _tf_internal.v1_api_module_names("estimator"):
+    sys.modules[module_name] = module
+    sys.modules[module_name + ".export"] = estimator.export

@@ -27,6 +27,7 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 EXAMPLES = """examples:
   ckpt inspect train/model.ckpt-1000
+  ckpt inspect train/              # an Estimator model_dir: its latest checkpoint
   ckpt inspect train/model.ckpt-1000 --json > entries.json
   ckpt diff before/model.ckpt-0 after/model.ckpt-1000
   ckpt map train/model.ckpt-1000 --model my_models:build_native --rules native.rules
@@ -135,6 +136,13 @@ def _import_checkpoints(verbose):
 
 def _reader(path):
   from tf1shim import checkpoints  # pylint: disable=g-import-not-at-top
+  from tf1shim.checkpoints import model_dir  # pylint: disable=g-import-not-at-top
+  if model_dir.is_model_dir(path):
+    # An Estimator model_dir: its latest checkpoint, said on stderr (stdout
+    # may be --json).
+    resolved = model_dir.resolve(path)
+    sys.stderr.write("%s\n" % resolved.describe())
+    path = resolved.prefix
   return checkpoints.CheckpointReader(path)
 
 
@@ -506,7 +514,7 @@ def build_parser():
 
   p = commands.add_parser("inspect", help="list entries with statistics "
                           "(checks every byte)")
-  p.add_argument("path", help="checkpoint prefix")
+  p.add_argument("path", help="checkpoint prefix or Estimator model_dir")
   p.add_argument("--json", action="store_true")
   common(p)
   p.set_defaults(run=cmd_inspect)
@@ -520,7 +528,8 @@ def build_parser():
   p.set_defaults(run=cmd_diff)
 
   def model_args(p):
-    p.add_argument("checkpoint", help="checkpoint prefix")
+    p.add_argument("checkpoint",
+                   help="checkpoint prefix or Estimator model_dir")
     p.add_argument("--model", required=True, metavar="MODULE:FACTORY")
     p.add_argument("--rules", help="mapping rules file")
     p.add_argument("--auto", action="store_true",

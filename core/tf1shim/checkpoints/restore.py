@@ -23,8 +23,8 @@ from tf1shim.checkpoints import tensor_mapping
 # TF1 training bookkeeping, not model weights: the global step and the
 # optimizers' slot variables.
 TRAINING_STATE = (r"^global_step$", r"^beta[12]_power(_\d+)?$",
-                  r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|"
-                  r"Adadelta|Adadelta_1|Ftrl|Ftrl_1)$")
+                  r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|RMSProp_2|"
+                  r"Adagrad|Adadelta|Adadelta_1|Ftrl|Ftrl_1)$")
 
 
 @dataclasses.dataclass

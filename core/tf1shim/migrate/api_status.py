@@ -48,12 +48,13 @@ CONV_STAGE2 = "examples/conv/stage2_oo_v1.py"  # TF1 layers as objects
 CONV_STAGE3 = "examples/conv/stage3_partially_native.py"  # TF1 layers -> Keras
 BATCHNORM_STAGE1 = "examples/batchnorm/stage1_functional_v1.py"  # no UPDATE_OPS
 BATCHNORM_STAGE4 = "examples/batchnorm/stage4_fully_native.py"
-TRAINING = "examples/curriculum/main.py"  # Session.run loop vs model.fit
+TRAINING = "examples/curriculum/course.py"  # Session.run loop vs model.fit
 OPTIMIZERS = "examples/curriculum/training.py"  # TF1 vs Keras optimizer
 SLIM = "slim_port/resnet_v1_50"  # slim, under the shim, in four stages
 SLIM_ARG_SCOPE = "slim_port/vgg_16"  # arg_scope removed (stage 2)
 CORE = "core/README.md"
 RNN = "examples/rnn"  # cells under the shim, then keras.layers.LSTM, in four stages
+ESTIMATOR = "examples/estimator"  # a model_fn in EstimatorModel, then Keras
 
 # --- What tf1shim provides after install() (checked by scan_test) -----------
 # `tf1shim.layers.LAYER_NAMES`: tf.compat.v1.layers.<name>.
@@ -124,6 +125,10 @@ _PARTITIONED = (
     "partitioned variables: tf1shim refuses partitioner= (ValueError); "
     "remove it, the whole variable keeps the TF1 name under which Saver "
     "stored it, so TF1 checkpoints still match")
+_ESTIMATOR_MODEL = (
+    "tf1shim.install() makes tf.estimator tf1shim.estimator; the model_fn "
+    "runs in a tf1shim.estimator.EstimatorModel (fit, evaluate, predict, "
+    "export)")
 
 ENTRIES = [
     # TensorFlow's v1 API: what TF 2.21 keeps under tf.compat.v1 runs.
@@ -266,11 +271,33 @@ ENTRIES = [
     Entry("tf.compat.v1.summary.*", CHANGE,
           "TF2's tf.summary with a writer (tf.summary.create_file_writer), "
           "or Keras's TensorBoard callback"),
-    # Removed from TensorFlow.
+    # Removed from TensorFlow; what a model_fn uses is tf1shim.estimator's.
     Entry("tf.estimator.*", UNSUPPORTED,
-          "tf.estimator is gone from TensorFlow 2.21 (and tf1shim has no "
-          "tf1shim.estimator yet): the model_fn becomes a Keras model "
-          "trained with model.fit", TRAINING),
+          "tf.estimator is gone from TensorFlow 2.21; tf1shim.estimator "
+          "provides only what a model_fn uses (ModeKeys, EstimatorSpec, "
+          "RunConfig, export outputs): a canned estimator becomes a Keras "
+          "model", ESTIMATOR),
+    Entry("tf.estimator.Estimator", UNSUPPORTED,
+          "Estimator's Session loop is gone: run the model_fn in "
+          "tf1shim.estimator.EstimatorModel (compile, fit, evaluate, "
+          "predict, export, restore(model_dir))", ESTIMATOR),
+] + [
+    Entry("tf.estimator." + name, UNSUPPORTED,
+          "model.fit(train_data, validation_data=eval_data, epochs=..., "
+          "callbacks=[...]) replaces train_and_evaluate", ESTIMATOR)
+    for name in ("train_and_evaluate", "TrainSpec", "EvalSpec")
+] + [
+    Entry("tf.estimator." + name, CHANGE, _ESTIMATOR_MODEL, ESTIMATOR,
+          provided_by="tf1shim.estimator." + name)
+    for name in ("ModeKeys", "EstimatorSpec", "RunConfig")
+] + [
+    Entry("tf.estimator.ModeKeys.*", CHANGE, _ESTIMATOR_MODEL, ESTIMATOR),
+] + [
+    Entry("tf.estimator.export." + name, CHANGE, _ESTIMATOR_MODEL, ESTIMATOR,
+          provided_by="tf1shim.estimator.export." + name)
+    for name in ("PredictOutput", "ClassificationOutput", "RegressionOutput",
+                 "ServingInputReceiver")
+] + [
     Entry("tf.contrib.*", UNSUPPORTED,
           "tf.contrib was removed in TensorFlow 2.0 and tf1shim knows no "
           "replacement for this part"),

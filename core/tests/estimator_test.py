@@ -1,0 +1,567 @@
+"""tf1shim.estimator: a TF1 Estimator model_fn run by a Keras 3 model.
+
+The reference is the model_fn run as Estimator ran it, in a TF1
+`Graph`/`Session`: the global step made first, the TRAIN spec's `train_op`
+(its `minimize` under `control_dependencies(UPDATE_OPS)`) run once per
+batch, `Saver` checkpoints `model.ckpt-N` in a model_dir; the EVAL spec's
+metric update ops run per batch and their values read at the end; the
+PREDICT spec's outputs. The Keras model starts from the TF1 graph's initial
+weights (its model.ckpt-0, restored from the model_dir) and must give the
+same loss at every step, the same weights, batch-norm averages and global
+step after training, the same evaluation metrics, and a SavedModel whose
+signatures are the spec's export_outputs.
+"""
+
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf1shim
+from tf1shim import checkpoints
+from tf1shim import estimator
+from tf1shim.estimator import optimizers as optimizers_lib
+from testing.pytest_main import pytest_main
+
+tf1shim.install()
+v1 = tf.compat.v1
+BATCH, STEPS, CLASSES = 16, 4, 3
+# Float32 losses and weights of O(1): the graph and Keras run the same math
+# with kernels that may differ in summation order (oneDNN vs Eigen), and the
+# rounding compounds over a few steps; 1e-5 of the values' scale is ~100
+# float32 ulps, far below what a wrong loss term or a missed update moves.
+RTOL, ATOL = 1e-5, 1e-5
+L2_SCALE = 0.01
+
+
+def model_fn(features, labels, mode, params):
+  """An Estimator model_fn as TF1 teams wrote them (dict features, L2 via a
+  regularizer, batch norm with UPDATE_OPS, the global step, TF1 metrics,
+  export outputs)."""
+  training = mode == tf.estimator.ModeKeys.TRAIN
+  x = tf.concat([features["pixels"], features["extra"]], axis=1)
+  with v1.variable_scope("classifier"):
+    h = v1.layers.dense(
+        x, 16, use_bias=False,
+        kernel_regularizer=lambda w: L2_SCALE * tf.nn.l2_loss(w))
+    h = v1.layers.batch_normalization(h, momentum=0.9, training=training)
+    h = tf.nn.relu(h)
+    logits = v1.layers.dense(
+        h, CLASSES, kernel_regularizer=lambda w: L2_SCALE * tf.nn.l2_loss(w))
+  probabilities = tf.nn.softmax(logits)
+  predictions = {"classes": tf.argmax(logits, axis=1),
+                 "probabilities": probabilities, "logits": logits}
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions=predictions,
+                                      export_outputs={
+        "serving_default": tf.estimator.export.PredictOutput(predictions),
+        "scores": tf.estimator.export.ClassificationOutput(
+            scores=probabilities)})
+  loss = (v1.losses.sparse_softmax_cross_entropy(labels, logits) +
+          v1.losses.get_regularization_loss())
+  if mode == tf.estimator.ModeKeys.EVAL:
+    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
+        "accuracy": v1.metrics.accuracy(labels, predictions["classes"]),
+        "confidence": v1.metrics.mean(tf.reduce_max(probabilities, axis=1)),
+    })
+  optimizer = params["optimizer"]()
+  with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+    train_op = optimizer.minimize(loss, global_step=v1.train.get_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
+                                    predictions=predictions)
+
+
+def linear_model_fn(features, labels, mode, params):
+  """A small model_fn for the optimizer mappings (no batch norm)."""
+  with v1.variable_scope("linear"):
+    h = v1.layers.dense(features, 8, activation=tf.nn.tanh)
+    logits = v1.layers.dense(h, CLASSES)
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions=logits)
+  loss = v1.losses.sparse_softmax_cross_entropy(labels, logits)
+  train_op = params["optimizer"]().minimize(
+      loss, global_step=v1.train.get_or_create_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def digits_like_batches(count, seed=0):
+  """Realistic inputs (O(1)) with learnable labels."""
+  rng = np.random.RandomState(seed)
+  projection = rng.randn(6, CLASSES)
+  batches = []
+  for _ in range(count):
+    pixels = rng.randn(BATCH, 4).astype(np.float32)
+    extra = rng.uniform(-1, 1, (BATCH, 2)).astype(np.float32)
+    labels = np.argmax(np.concatenate([pixels, extra], 1) @ projection +
+                       0.5 * rng.randn(BATCH, CLASSES), 1).astype(np.int64)
+    batches.append(({"pixels": pixels, "extra": extra}, labels))
+  return batches
+
+
+def dataset(batches):
+  """What an input_fn returns: a Dataset of (features, labels) batches."""
+  def generator():
+    yield from batches
+  features, labels = batches[0]
+  signature = (tf.nest.map_structure(
+      lambda x: tf.TensorSpec((None,) + x.shape[1:], x.dtype), features),
+               tf.TensorSpec((None,), tf.int64))
+  return tf.data.Dataset.from_generator(generator, output_signature=signature)
+
+
+def placeholders(features):
+  return tf.nest.map_structure(
+      lambda x: v1.placeholder(x.dtype, (None,) + x.shape[1:]), features)
+
+
+def feed(placeholder_structure, values):
+  return dict(zip(tf.nest.flatten(placeholder_structure),
+                  tf.nest.flatten(values)))
+
+
+def tf1_train(fn, params, batches, model_dir):
+  """Estimator's training: model.ckpt-0, one train_op run per batch,
+  model.ckpt-N; returns the losses and the final variables."""
+  with tf.Graph().as_default():
+    global_step = v1.train.get_or_create_global_step()
+    features = placeholders(batches[0][0])
+    labels = v1.placeholder(tf.int64, (None,))
+    spec = fn(features, labels, tf.estimator.ModeKeys.TRAIN, params)
+    saver = v1.train.Saver()
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      saver.save(sess, model_dir + "/model.ckpt", global_step=0)
+      losses = []
+      for x, y in batches:
+        values = feed(features, x)
+        values[labels] = y
+        _, loss = sess.run([spec.train_op, spec.loss], values)
+        losses.append(loss)
+      saver.save(sess, model_dir + "/model.ckpt", global_step=global_step)
+      final = {v.op.name: sess.run(v) for v in v1.global_variables()}
+  return np.array(losses), final
+
+
+def tf1_evaluate(batches, prefix):
+  """Estimator's evaluation: update ops per batch, values at the end, the
+  loss as the mean of the batches' losses."""
+  with tf.Graph().as_default():
+    v1.train.get_or_create_global_step()
+    features = placeholders(batches[0][0])
+    labels = v1.placeholder(tf.int64, (None,))
+    spec = model_fn(features, labels, tf.estimator.ModeKeys.EVAL, {})
+    loss_mean = v1.metrics.mean(spec.loss)
+    ops = dict(spec.eval_metric_ops, loss=loss_mean)
+    with v1.Session() as sess:
+      sess.run(v1.local_variables_initializer())
+      v1.train.Saver(v1.global_variables()).restore(sess, prefix)
+      for x, y in batches:
+        values = feed(features, x)
+        values[labels] = y
+        sess.run([update for _, update in ops.values()], values)
+      return sess.run({name: value for name, (value, _) in ops.items()})
+
+
+def tf1_predict(features_value, prefix):
+  with tf.Graph().as_default():
+    v1.train.get_or_create_global_step()
+    features = placeholders(features_value)
+    spec = model_fn(features, None, tf.estimator.ModeKeys.PREDICT, {})
+    outputs = {key: output.outputs
+               for key, output in spec.export_outputs.items()}
+    with v1.Session() as sess:
+      v1.train.Saver(v1.global_variables()).restore(sess, prefix)
+      return sess.run(outputs, feed(features, features_value))
+
+
+class LossPerStep(keras.callbacks.Callback):
+
+  def __init__(self):
+    super().__init__()
+    self.losses, self.steps = [], []
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.losses.append(logs["loss"])
+    self.steps.append(logs["global_step"])
+
+
+def momentum():
+  return v1.train.MomentumOptimizer(0.1, 0.9)
+
+
+def built_model(fn, params, features):
+  model = estimator.EstimatorModel(fn, params)
+  model(features)  # PREDICT mode: makes the variables, moves nothing
+  return model
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """The TF1 reference run, and the Keras model trained from its start."""
+  model_dir = str(tmp_path_factory.mktemp("model_dir"))
+  batches = digits_like_batches(STEPS)
+  losses, final = tf1_train(model_fn, {"optimizer": momentum}, batches,
+                            model_dir)
+  model = built_model(model_fn, {"optimizer": momentum}, batches[0][0])
+  report = model.restore(model_dir + "/model.ckpt-0")
+  model.compile()
+  record = LossPerStep()
+  model.fit(dataset(batches), epochs=1, verbose=0, callbacks=[record])
+  return dict(model_dir=model_dir, batches=batches, tf1_losses=losses,
+              tf1_final=final, model=model, record=record, report=report)
+
+
+def test_fit_gives_the_tf1_graphs_loss_at_every_step(trained):
+  np.testing.assert_allclose(trained["record"].losses, trained["tf1_losses"],
+                             rtol=RTOL, atol=ATOL)
+  # The spec's loss includes the L2 terms the model_fn read from
+  # REGULARIZATION_LOSSES: without them the first loss would differ by
+  # their sum (> 1e-3 here), far more than the tolerance.
+  assert not trained["report"].missing and not trained["report"].unused
+
+
+def test_optimizer_is_the_train_ops_and_global_step_advances(trained):
+  model = trained["model"]
+  assert isinstance(model.optimizer, keras.optimizers.SGD)
+  assert model.optimizer.momentum == pytest.approx(0.9)
+  assert trained["record"].steps == [1, 2, 3, 4]
+  assert int(model.global_step.numpy()) == STEPS == int(
+      trained["tf1_final"]["global_step"])
+
+
+def test_weights_and_batch_norm_averages_equal_the_tf1_graphs(trained):
+  # Moving averages updated exactly once per step, as UPDATE_OPS with the
+  # train op: a second update per step would move moving_mean by
+  # another 10% of the batch mean.
+  # The TF1 graph's variables but its training state (global step,
+  # Momentum slots), which the model keeps elsewhere.
+  final = {name: value for name, value in trained["tf1_final"].items()
+           if not any(re.search(p, name) for p in checkpoints.TRAINING_STATE)}
+  model = trained["model"]
+  assert {tf1shim.tf1_name(v)[:-2] for v in model.weights} == set(final)
+  for variable in model.weights:
+    expected = final[tf1shim.tf1_name(variable)[:-2]]
+    np.testing.assert_allclose(variable.numpy(), expected, rtol=RTOL,
+                               atol=ATOL * max(1.0, np.abs(expected).max()),
+                               err_msg=variable.path)
+
+
+def test_model_dir_restores_strictly_with_the_global_step(trained):
+  batches = trained["batches"]
+  model = built_model(model_fn, {"optimizer": momentum}, batches[0][0])
+  report = model.restore(trained["model_dir"])
+  assert report.checkpoint.endswith("model.ckpt-%d" % STEPS)
+  assert not report.missing and not report.unused and not report.mismatched
+  assert int(model.global_step.numpy()) == STEPS
+  for variable in model.weights:
+    np.testing.assert_array_equal(
+        variable.numpy(), trained["tf1_final"][tf1shim.tf1_name(variable)[:-2]])
+
+
+def test_evaluate_reports_the_tf1_metrics(trained):
+  eval_batches = digits_like_batches(3, seed=1)
+  prefix = trained["model_dir"] + "/model.ckpt-%d" % STEPS
+  expected = tf1_evaluate(eval_batches, prefix)
+  model = built_model(model_fn, {}, eval_batches[0][0])
+  model.restore(trained["model_dir"])
+  logs = model.evaluate(dataset(eval_batches), verbose=0, return_dict=True)
+  assert set(logs) == {"loss", "accuracy", "confidence", "global_step"}
+  for name in ("loss", "accuracy", "confidence"):
+    # Means of O(1) values over 48 examples.
+    np.testing.assert_allclose(logs[name], expected[name], rtol=RTOL,
+                               atol=ATOL, err_msg=name)
+  assert logs["global_step"] == STEPS
+  # A second evaluate starts its metrics anew, as Estimator's.
+  again = model.evaluate(dataset(eval_batches), verbose=0, return_dict=True)
+  np.testing.assert_allclose(again["accuracy"], expected["accuracy"])
+
+
+def test_export_has_the_export_outputs_signatures(trained, tmp_path):
+  features = digits_like_batches(1, seed=2)[0][0]
+  prefix = trained["model_dir"] + "/model.ckpt-%d" % STEPS
+  expected = tf1_predict(features, prefix)
+  model = built_model(model_fn, {}, features)
+  model.restore(trained["model_dir"])
+  model.export(str(tmp_path / "saved_model"), verbose=False)
+  loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+  assert {"serving_default", "scores", "serve"} <= set(loaded.signatures)
+  inputs = {k: tf.constant(v) for k, v in features.items()}
+  served = loaded.signatures["serving_default"](**inputs)
+  assert set(served) == {"classes", "probabilities", "logits"}
+  for key in served:
+    np.testing.assert_allclose(served[key], expected["serving_default"][key],
+                               rtol=RTOL, atol=ATOL, err_msg=key)
+  scores = loaded.signatures["scores"](**inputs)
+  np.testing.assert_allclose(scores["scores"], expected["scores"]["scores"],
+                             rtol=RTOL, atol=ATOL)
+  # predict: the PREDICT spec's predictions.
+  predictions = model.predict(features, verbose=0)
+  np.testing.assert_allclose(predictions["logits"],
+                             expected["serving_default"]["logits"],
+                             rtol=RTOL, atol=ATOL)
+
+
+def test_fit_with_validation_data_is_train_and_evaluate(trained):
+  # train_and_evaluate(TrainSpec, EvalSpec) -> fit(validation_data=...):
+  # the validation logs are evaluate's (the spec's eval_metric_ops).
+  batches = trained["batches"]
+  eval_batches = digits_like_batches(2, seed=5)
+  model = built_model(model_fn, {"optimizer": momentum}, batches[0][0])
+  model.restore(trained["model_dir"] + "/model.ckpt-0")
+  model.compile()
+  history = model.fit(dataset(batches), validation_data=dataset(eval_batches),
+                      verbose=0)
+  logs = model.evaluate(dataset(eval_batches), verbose=0, return_dict=True)
+  for name in ("loss", "accuracy", "confidence"):
+    np.testing.assert_allclose(history.history["val_" + name][0], logs[name],
+                               rtol=RTOL, atol=ATOL, err_msg=name)
+
+
+# TF1 optimizer -> the same update rule in Keras, 3 steps.
+OPTIMIZERS = {
+    "gradient_descent": lambda: v1.train.GradientDescentOptimizer(0.3),
+    "momentum": lambda: v1.train.MomentumOptimizer(0.1, 0.8),
+    "nesterov": lambda: v1.train.MomentumOptimizer(0.1, 0.8,
+                                                   use_nesterov=True),
+    "adam": lambda: v1.train.AdamOptimizer(0.01, beta1=0.8, epsilon=1e-6),
+    "adagrad": lambda: v1.train.AdagradOptimizer(0.1),
+    "rmsprop": lambda: v1.train.RMSPropOptimizer(0.01, momentum=0.3),
+    "rmsprop_momentum_centered": lambda: v1.train.RMSPropOptimizer(
+        0.01, momentum=0.5, centered=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_train_op_optimizer_maps_to_keras(name, tmp_path):
+  rng = np.random.RandomState(3)
+  batches = [(rng.randn(BATCH, 5).astype(np.float32),
+              rng.randint(0, CLASSES, BATCH).astype(np.int64))
+             for _ in range(3)]
+  params = {"optimizer": OPTIMIZERS[name]}
+  losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path))
+  model = built_model(linear_model_fn, params, batches[0][0])
+  model.restore(str(tmp_path / "model.ckpt-0"))
+  model.compile()
+  record = LossPerStep()
+  model.fit(tf.data.Dataset.from_tensor_slices(
+      (np.concatenate([x for x, _ in batches]),
+       np.concatenate([y for _, y in batches]))).batch(BATCH),
+            verbose=0, callbacks=[record])
+  np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
+  for variable in model.weights:
+    expected = final[tf1shim.tf1_name(variable)[:-2]]
+    # Adam and RMSProp divide by sqrt of small accumulators: rounding of
+    # near-zero weights differs by a few 1e-6 (see core/README.md).
+    np.testing.assert_allclose(variable.numpy(), expected, rtol=RTOL,
+                               atol=ATOL, err_msg=variable.path)
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam", "adagrad",
+                                  "rmsprop", "rmsprop_momentum_centered"])
+def test_training_resumed_from_a_model_dir_continues_the_optimizer(
+    name, tmp_path):
+  # Estimator restarted from its model_dir with the optimizer's slots
+  # (Momentum's accumulators, Adam's moments and beta powers): TF1 trains
+  # 4 steps, saving after 2; the Keras model restores that model_dir and
+  # trains steps 3-4, which must be TF1's (with fresh slots they differ).
+  rng = np.random.RandomState(4)
+  batches = [(rng.randn(BATCH, 5).astype(np.float32),
+              rng.randint(0, CLASSES, BATCH).astype(np.int64))
+             for _ in range(4)]
+  params = {"optimizer": OPTIMIZERS[name]}
+  with tf.Graph().as_default():
+    global_step = v1.train.get_or_create_global_step()
+    features = v1.placeholder(tf.float32, (None, 5))
+    labels = v1.placeholder(tf.int64, (None,))
+    spec = linear_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN,
+                           params)
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      losses = []
+      for step, (x, y) in enumerate(batches):
+        if step == 2:
+          v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"),
+                                global_step=global_step)
+        losses.append(sess.run([spec.train_op, spec.loss],
+                               {features: x, labels: y})[1])
+  model = built_model(linear_model_fn, params, batches[0][0])
+  model.restore(str(tmp_path))
+  assert int(model.global_step.numpy()) == 2
+  model.compile()
+  record = LossPerStep()
+  model.fit(tf.data.Dataset.from_tensor_slices(
+      (np.concatenate([x for x, _ in batches[2:]]),
+       np.concatenate([y for _, y in batches[2:]]))).batch(BATCH),
+            verbose=0, callbacks=[record])
+  np.testing.assert_allclose(record.losses, losses[2:], rtol=RTOL, atol=ATOL)
+  assert int(model.global_step.numpy()) == 4
+
+
+# --- Errors a team meets ----------------------------------------------------
+
+
+def _fit_one_step(fn, params=None):
+  batches = digits_like_batches(1)
+  model = estimator.EstimatorModel(fn, params or {})
+  model.compile()
+  model.fit(dataset(batches), verbose=0)
+
+
+def test_unsupported_optimizer_is_named():
+  def ftrl_model_fn(features, labels, mode, params):
+    return model_fn(features, labels, mode, {
+        "optimizer": lambda: v1.train.FtrlOptimizer(0.1)})
+  with pytest.raises(estimator.UnsupportedOptimizerError,
+                     match="FtrlOptimizer.*GradientDescentOptimizer"):
+    _fit_one_step(ftrl_model_fn)
+
+
+def test_a_decayed_learning_rate_is_an_error_saying_what_to_do():
+  def decayed(features, labels, mode, params):
+    return model_fn(features, labels, mode, {
+        "optimizer": lambda: v1.train.GradientDescentOptimizer(
+            v1.train.exponential_decay(0.1, v1.train.get_global_step(),
+                                       100, 0.9))})
+  with pytest.raises(estimator.UnsupportedOptimizerError,
+                     match="learning_rate.*keras.optimizers.schedules"):
+    _fit_one_step(decayed)
+
+
+def test_an_explicit_keras_optimizer_replaces_an_unsupported_one():
+  def ftrl_model_fn(features, labels, mode, params):
+    return model_fn(features, labels, mode, {
+        "optimizer": lambda: v1.train.FtrlOptimizer(0.1)})
+  model = estimator.EstimatorModel(ftrl_model_fn, {},
+                                   optimizer=keras.optimizers.Ftrl(0.1))
+  model.compile()
+  model.fit(dataset(digits_like_batches(2)), verbose=0)
+  assert int(model.global_step.numpy()) == 2
+
+
+def test_an_optimizer_made_outside_the_model_fn_maps_too():
+  # params carrying a TF1 optimizer made after install(), as teams did.
+  optimizer = v1.train.AdamOptimizer(0.01, beta1=0.8)
+
+  def given(features, labels, mode, params):
+    return model_fn(features, labels, mode, {"optimizer": lambda: optimizer})
+  model = estimator.EstimatorModel(given)
+  model.compile()
+  model.fit(dataset(digits_like_batches(1)), verbose=0)
+  assert isinstance(model.optimizer, keras.optimizers.Adam)
+  assert float(model.optimizer.beta_1) == pytest.approx(0.8)
+
+
+def test_missing_loss_in_train_mode():
+  def no_loss(features, labels, mode, params):
+    spec = model_fn(features, labels, mode, {"optimizer": momentum})
+    if mode != tf.estimator.ModeKeys.TRAIN:
+      return spec
+    return tf.estimator.EstimatorSpec(mode, train_op=spec.train_op)
+  with pytest.raises(estimator.EstimatorSpecError, match="Missing loss"):
+    _fit_one_step(no_loss)
+
+
+def test_missing_train_op_in_train_mode():
+  with pytest.raises(estimator.EstimatorSpecError, match="Missing train_op"):
+    tf.estimator.EstimatorSpec(tf.estimator.ModeKeys.TRAIN,
+                               loss=tf.constant(1.0))
+
+
+def test_unsupported_metric_is_named():
+  def auc_model_fn(features, labels, mode, params):
+    spec = model_fn(features, labels, mode, params)
+    if mode != tf.estimator.ModeKeys.EVAL:
+      return spec
+    return spec._replace(eval_metric_ops={"auc": v1.metrics.auc(
+        tf.one_hot(labels, CLASSES), spec.loss * tf.ones([1, CLASSES]))})
+  batches = digits_like_batches(1)
+  model = built_model(auc_model_fn, {}, batches[0][0])
+  with pytest.raises(estimator.UnsupportedMetricError,
+                     match="tf.compat.v1.metrics.auc"):
+    model.evaluate(dataset(batches), verbose=0)
+
+
+def test_a_training_call_without_labels_says_what_to_do():
+  features = digits_like_batches(1)[0][0]
+  model = built_model(model_fn, {"optimizer": momentum}, features)
+  with pytest.raises(ValueError, match="labels_spec"):
+    model(features, training=True)
+  # With the labels' spec, TRAIN mode runs (batch norm in training mode).
+  model = estimator.EstimatorModel(model_fn, {"optimizer": momentum},
+                                   labels_spec=tf.TensorSpec([None], tf.int64))
+  model(features)
+  before = [v.numpy() for v in model.non_trainable_weights]
+  model(features, training=True)
+  assert any(not np.array_equal(a, v.numpy())
+             for a, v in zip(before, model.non_trainable_weights))
+
+
+def test_model_fn_gets_what_it_names_as_estimator_passed_it():
+  seen = []
+  config = tf.estimator.RunConfig(model_dir="/tmp/m", tf_random_seed=3,
+                                  save_checkpoints_steps=10)
+
+  def with_config(features, mode, config):  # no labels, no params
+    seen.append((mode, config.model_dir, config.is_chief,
+                 config.num_worker_replicas))
+    return tf.estimator.EstimatorSpec(mode, predictions=tf.concat(
+        [features["pixels"], features["extra"]], 1))
+
+  model = estimator.EstimatorModel(with_config, config=config)
+  model.predict(digits_like_batches(1)[0][0], verbose=0)
+  assert seen[-1] == (tf.estimator.ModeKeys.PREDICT, "/tmp/m", True, 1)
+  with pytest.raises(ValueError, match="Can not provide both"):
+    tf.estimator.RunConfig(save_checkpoints_steps=1, save_checkpoints_secs=1)
+
+
+def test_hooks_are_accepted_and_reported():
+  class Hook:  # a tf.compat.v1.train.SessionRunHook, as far as Keras cares
+    pass
+
+  def hooked(features, labels, mode, params):
+    spec = model_fn(features, labels, mode, params)
+    return spec._replace(training_hooks=(Hook(),)) if (
+        mode == tf.estimator.ModeKeys.TRAIN) else spec
+  model = estimator.EstimatorModel(hooked, {"optimizer": momentum})
+  model.compile()
+  with pytest.warns(UserWarning, match="training_hooks.*keras.callbacks"):
+    model.fit(dataset(digits_like_batches(1)), verbose=0)
+  assert int(model.global_step.numpy()) == 1
+
+
+def test_estimator_class_says_what_replaces_it():
+  with pytest.raises(AttributeError, match="loop.*EstimatorModel.*fit"):
+    tf.estimator.Estimator(model_fn)
+  with pytest.raises(AttributeError, match="validation_data"):
+    # pylint: disable-next=pointless-statement
+    tf.compat.v1.estimator.train_and_evaluate
+
+
+def test_install_makes_tf_estimator_tf1shims():
+  import tensorflow.compat.v1 as tf_v1  # pylint: disable=g-import-not-at-top
+  for module in (tf.estimator, tf.compat.v1.estimator, tf_v1.estimator):
+    assert module.EstimatorSpec is estimator.EstimatorSpec
+    assert module.ModeKeys.PREDICT == "infer"
+    assert module.export.PredictOutput is estimator.PredictOutput
+  from tensorflow.estimator import (  # pylint: disable=g-import-not-at-top
+      RunConfig)
+  assert RunConfig().is_chief
+  with pytest.raises(AttributeError, match="DNNClassifier"):
+    tf.estimator.DNNClassifier  # pylint: disable=pointless-statement
+
+
+def test_optimizers_and_metrics_are_tensorflows_outside_the_model():
+  # In a TF1 graph (the references above) they build TF1 ops as before.
+  with tf.Graph().as_default():
+    w = v1.get_variable("w", [2], initializer=tf.ones_initializer())
+    train_op = v1.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(w ** 2))
+    value, update = v1.metrics.mean(w)
+    assert isinstance(train_op, tf.Operation)
+    assert isinstance(update, tf.Tensor) and isinstance(value, tf.Tensor)
+  assert optimizers_lib.current() is None
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))

@@ -1,0 +1,356 @@
+"""The TF1 optimizer of a `model_fn`'s train op, as a Keras 3 optimizer.
+
+In TRAIN mode a `model_fn` builds its train op itself:
+`tf.compat.v1.train.AdamOptimizer(lr).minimize(loss, global_step=...)`.
+Keras trains with its own optimizers, so while `EstimatorModel` calls the
+`model_fn` (`recording()`), `minimize` and `apply_gradients` of every
+`tf.compat.v1.train.Optimizer` record the optimizer (its class and the
+arguments it was made with) and whether the train op advances the global
+step, and return a `TrainOp` marker instead of TF1 update ops.
+`keras_optimizer(record)` then makes the Keras optimizer with TF1's update
+rule: GradientDescent, Momentum (Nesterov too), Adam, Adagrad and RMSProp
+(TF1 starts RMSProp's mean square at 1, Keras at 0: `TF1RMSprop`). Any
+other optimizer is an error naming it. Outside `recording()`, in TF1
+graphs too, the optimizers are TensorFlow's, unchanged.
+
+The hooks wrap the public `tf.compat.v1.train.Optimizer` methods and the
+supported classes' `__init__` (to see their arguments) once, by
+`tf1shim.install()` or when `EstimatorModel` is first made; they only
+record inside `recording()`.
+"""
+
+import contextlib
+import inspect
+import math
+import threading
+import weakref
+
+import keras
+import tensorflow as tf
+
+_v1_train = tf.compat.v1.train
+_state = threading.local()
+# Optimizer -> the arguments it was made with (bound to its signature).
+_arguments = weakref.WeakKeyDictionary()
+_installed = False
+
+
+class UnsupportedOptimizerError(ValueError):
+  """The train op's optimizer has no Keras 3 equivalent here."""
+
+
+class TrainOp:
+  """What `minimize`/`apply_gradients` return while recording: the train op
+  of the spec. Keras runs the step; TF1 code only passes this along."""
+
+  def __init__(self, record):
+    self.record = record
+
+  def __repr__(self):
+    return "<TrainOp of %s>" % self.record.optimizer_name
+
+
+class TrainOpRecord:
+  """The optimizer a `model_fn`'s train op used, and how."""
+
+  def __init__(self):
+    self.optimizer = None
+    self.optimizer_name = None
+    self.arguments = {}
+    self.advances_global_step = False
+    self.var_list = None
+
+  @property
+  def recorded(self):
+    return self.optimizer is not None
+
+
+def _learning_rate(name, value):
+  if callable(value):
+    value = value()
+  if isinstance(value, (int, float)):
+    return float(value)
+  if isinstance(value, (tf.Tensor, tf.Variable)) and value.shape.rank == 0:
+    try:
+      return float(tf.get_static_value(value))
+    except TypeError:
+      pass
+  raise UnsupportedOptimizerError(
+      "%s's learning_rate %r is not a number: a learning rate computed from "
+      "the global step (tf.compat.v1.train.exponential_decay, ...) has no "
+      "Keras equivalent here. Give the model_fn a constant learning rate and "
+      "pass a keras.optimizers.schedules schedule with "
+      "EstimatorModel(..., optimizer=...)." % (name, value))
+
+
+# Keras optimizer -> {its model variable path: {slot name: slot}}.
+_slots = weakref.WeakKeyDictionary()
+
+
+class _TF1Slots:
+  """A Keras optimizer that knows its slots' TF1 names, so that an
+  Estimator model_dir's optimizer state (`scope/w/Momentum`, ...) loads
+  into it (`load_tf1_slots`). `TF1_SLOTS`: Keras slot name -> (TF1 slot
+  suffix, value in Keras from the TF1 value and the optimizer)."""
+  TF1_SLOTS = {}
+
+  def add_variable_from_reference(self, reference_variable, name=None,
+                                  initializer="zeros"):
+    slot = super().add_variable_from_reference(reference_variable, name,
+                                               initializer)
+    _slots.setdefault(self, {}).setdefault(reference_variable.path, {})[
+        name] = slot
+    return slot
+
+  def load_tf1_iterations(self, read, entries):
+    """Sets `iterations` from the TF1 checkpoint where TF1 kept the step
+    count an update rule needs (Adam's beta powers); else nothing."""
+    del read, entries
+
+
+def _same(value, optimizer):
+  del optimizer
+  return value
+
+
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class TF1SGD(_TF1Slots, keras.optimizers.SGD):
+  """Keras's SGD: GradientDescent, and Momentum whose TF1 accumulator is
+  Keras's momentum times -1 / learning rate."""
+  TF1_SLOTS = {"momentum": (
+      "Momentum", lambda value, opt: -float(opt.learning_rate) * value)}
+
+
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class TF1Adam(_TF1Slots, keras.optimizers.Adam):
+  """Keras's Adam; TF1's `Adam`, `Adam_1` slots are its moments, and
+  TF1's `beta1_power` after n steps is beta_1 ** (n + 1)."""
+  TF1_SLOTS = {"momentum": ("Adam", _same), "velocity": ("Adam_1", _same)}
+
+  def load_tf1_iterations(self, read, entries):
+    if "beta1_power" in entries:
+      power = float(read("beta1_power"))
+      self.iterations.assign(
+          int(round(math.log(power) / math.log(float(self.beta_1)))) - 1)
+
+
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class TF1Adagrad(_TF1Slots, keras.optimizers.Adagrad):
+  """Keras's Adagrad with TF1's accumulator (`Adagrad` slot)."""
+  TF1_SLOTS = {"accumulator": ("Adagrad", _same)}
+
+
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class TF1RMSprop(_TF1Slots, keras.optimizers.RMSprop):
+  """Keras's RMSprop with TF1's start: the mean square ("rms" slot) begins
+  at 1, not 0 (TF1's `RMSPropOptimizer` slot initializer). TF1's slots,
+  named in the order TF1 made them, are Keras's: `RMSProp` the mean
+  square, then (centered only) the mean gradient, then the momentum."""
+
+  @property
+  def TF1_SLOTS(self):  # pylint: disable=invalid-name
+    if self.centered:
+      return {"velocity": ("RMSProp", _same),
+              "average_gradient": ("RMSProp_1", _same),
+              "momentum": ("RMSProp_2", _same)}
+    return {"velocity": ("RMSProp", _same), "momentum": ("RMSProp_1", _same)}
+
+  def add_variable_from_reference(self, reference_variable, name=None,
+                                  initializer="zeros"):
+    if name == "velocity":
+      initializer = "ones"
+    return super().add_variable_from_reference(reference_variable, name,
+                                               initializer)
+
+
+def load_tf1_slots(optimizer, variables, tf1_names, reader):
+  """Sets `optimizer`'s slots (built for `variables`) from the TF1
+  checkpoint `reader` (a `checkpoints.CheckpointReader`), by the slots' TF1
+  names (`<tf1 name of the variable>/<slot>`). Returns the entries used;
+  an optimizer that does not know its TF1 slots uses none."""
+  if not isinstance(optimizer, _TF1Slots):
+    return []
+  used = []
+  slots = _slots.get(optimizer, {})
+  for variable, tf1_name in zip(variables, tf1_names):
+    for name, slot in slots.get(variable.path, {}).items():
+      suffix, convert = optimizer.TF1_SLOTS.get(name, (None, None))
+      entry = "%s/%s" % (tf1_name, suffix)
+      if suffix is None or entry not in reader:
+        continue
+      value = reader.read(entry)
+      if tuple(value.shape) != tuple(slot.shape):
+        raise ValueError(
+            "The checkpoint's optimizer slot %s has shape %s, the model's "
+            "variable %s %s." % (entry, value.shape, variable.path,
+                                 tuple(slot.shape)))
+      slot.assign(convert(value, optimizer))
+      used.append(entry)
+  optimizer.load_tf1_iterations(reader.read, reader.entries)
+  return used
+
+
+def _sgd(a):
+  return TF1SGD(learning_rate=_learning_rate(
+      "GradientDescentOptimizer", a["learning_rate"]))
+
+
+def _momentum(a):
+  # TF1: accum = m * accum + g; w -= lr * accum. Keras: v = m * v - lr * g;
+  # w += v, the same with v = -lr * accum for a constant learning rate
+  # (Nesterov alike).
+  return TF1SGD(
+      learning_rate=_learning_rate("MomentumOptimizer", a["learning_rate"]),
+      momentum=float(a["momentum"]), nesterov=bool(a["use_nesterov"]))
+
+
+def _adam(a):
+  # TF1's epsilon is Keras's: both add it to sqrt(v_hat) after the bias
+  # correction folded into the learning rate.
+  return TF1Adam(
+      learning_rate=_learning_rate("AdamOptimizer", a["learning_rate"]),
+      beta_1=float(a["beta1"]), beta_2=float(a["beta2"]),
+      epsilon=float(a["epsilon"]))
+
+
+def _adagrad(a):
+  # TF1 divides by sqrt(accum) with no epsilon.
+  return TF1Adagrad(
+      learning_rate=_learning_rate("AdagradOptimizer", a["learning_rate"]),
+      initial_accumulator_value=float(a["initial_accumulator_value"]),
+      epsilon=0.0)
+
+
+def _rmsprop(a):
+  return TF1RMSprop(
+      learning_rate=_learning_rate("RMSPropOptimizer", a["learning_rate"]),
+      rho=float(a["decay"]), momentum=float(a["momentum"]),
+      epsilon=float(a["epsilon"]), centered=bool(a["centered"]))
+
+
+# TF1 optimizer class -> Keras optimizer from its arguments.
+KERAS_EQUIVALENTS = {
+    _v1_train.GradientDescentOptimizer: _sgd,
+    _v1_train.MomentumOptimizer: _momentum,
+    _v1_train.AdamOptimizer: _adam,
+    _v1_train.AdagradOptimizer: _adagrad,
+    _v1_train.RMSPropOptimizer: _rmsprop,
+}
+
+
+def _supported_names():
+  return ", ".join(cls.__name__ for cls in KERAS_EQUIVALENTS)
+
+
+def keras_optimizer(record):
+  """The Keras 3 optimizer of `record` (a `TrainOpRecord`)."""
+  for cls, make in KERAS_EQUIVALENTS.items():
+    if type(record.optimizer) is cls:  # pylint: disable=unidiomatic-typecheck
+      if not record.arguments:
+        raise UnsupportedOptimizerError(
+            "The model_fn's %s was made before tf1shim could see its "
+            "arguments: call tf1shim.install() (or make the EstimatorModel) "
+            "before making it, or make it inside the model_fn." %
+            record.optimizer_name)
+      return make(record.arguments)
+  raise UnsupportedOptimizerError(
+      "The model_fn's train_op uses %s, which tf1shim.estimator does not map "
+      "to a Keras optimizer (it maps %s). Pass the Keras optimizer with the "
+      "same update rule: EstimatorModel(..., optimizer=keras.optimizers....)."
+      % (record.optimizer_name, _supported_names()))
+
+
+def current():
+  """The record of the running TRAIN-mode `model_fn` call, or None."""
+  return getattr(_state, "record", None)
+
+
+@contextlib.contextmanager
+def recording():
+  """While the block runs, train ops record into the yielded record."""
+  install()
+  outer = current()
+  _state.record = TrainOpRecord()
+  try:
+    yield _state.record
+  finally:
+    _state.record = outer
+
+
+def _record(optimizer, global_step, var_list):
+  record = current()
+  if record.recorded:
+    raise UnsupportedOptimizerError(
+        "The model_fn built a second train op (%s after %s): EstimatorModel "
+        "trains with one optimizer. Several optimizers (a GAN) need a Keras "
+        "train_step of their own." % (type(optimizer).__name__,
+                                      record.optimizer_name))
+  record.optimizer = optimizer
+  record.optimizer_name = type(optimizer).__name__
+  record.arguments = _arguments.get(optimizer, {})
+  record.advances_global_step = global_step is not None
+  record.var_list = None if var_list is None else list(var_list)
+  return TrainOp(record)
+
+
+def _wrap_methods():
+  original_minimize = _v1_train.Optimizer.minimize
+  original_apply = _v1_train.Optimizer.apply_gradients
+  original_compute = _v1_train.Optimizer.compute_gradients
+
+  def minimize(self, loss, global_step=None, var_list=None, *args, **kwargs):
+    if current() is None:
+      return original_minimize(self, loss, global_step, var_list, *args,
+                               **kwargs)
+    return _record(self, global_step, var_list)
+
+  def compute_gradients(self, loss, var_list=None, *args, **kwargs):
+    if current() is None:
+      return original_compute(self, loss, var_list, *args, **kwargs)
+    raise UnsupportedOptimizerError(
+        "The model_fn calls %s.compute_gradients: EstimatorModel computes "
+        "the gradients of the spec's loss itself. Use minimize(loss, "
+        "global_step=...); for gradient clipping pass a Keras optimizer "
+        "with clipnorm/global_clipnorm (EstimatorModel(..., optimizer=...))."
+        % type(self).__name__)
+
+  def apply_gradients(self, grads_and_vars, global_step=None, *args,
+                      **kwargs):
+    if current() is None:
+      return original_apply(self, grads_and_vars, global_step, *args,
+                            **kwargs)
+    return _record(self, global_step, [v for _, v in grads_and_vars])
+
+  _v1_train.Optimizer.minimize = minimize
+  _v1_train.Optimizer.compute_gradients = compute_gradients
+  _v1_train.Optimizer.apply_gradients = apply_gradients
+
+
+def _wrap_init(cls):
+  original = cls.__init__
+  signature = inspect.signature(original)
+
+  def __init__(self, *args, **kwargs):
+    bound = signature.bind(self, *args, **kwargs)
+    bound.apply_defaults()
+    original(self, *args, **kwargs)
+    # Only the class's own arguments: a subclass keeps its own record.
+    if type(self) is cls:  # pylint: disable=unidiomatic-typecheck
+      _arguments[self] = {k: v for k, v in bound.arguments.items()
+                          if k != "self"}
+
+  __init__.__wrapped__ = original
+  __init__.__doc__ = original.__doc__
+  cls.__init__ = __init__
+
+
+def install():
+  """Wraps the TF1 optimizer methods once (they record only inside
+  `recording()`)."""
+  global _installed
+  if _installed:
+    return
+  _wrap_methods()
+  for cls in KERAS_EQUIVALENTS:
+    _wrap_init(cls)
+  _installed = True
