@@ -1,11 +1,20 @@
-"""TF1BatchNormalization matches TF1's fused batch norm kernel, in a TF1 graph."""
+"""TF1BatchNormalization matches TF1's fused batch norm kernel, in a TF1 graph:
+outputs, moving statistics (Bessel's correction), gradients; fused and not.
+Where TF1 did not fuse (inputs of rank 2 or 3), it matches TF1's
+`tf.compat.v1.layers.batch_normalization` itself: tf-keras's legacy layer in
+a TF1 graph, in a subprocess (`--reference DIR`, TF_USE_LEGACY_KERAS=1)."""
+
+import os
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf1_keras_layers import FusedSGD
 from tf1_keras_layers import TF1BatchNormalization
+from tf1_keras_layers import TF1L2Regularizer
+from testing import legacy_reference
 from testing.pytest_main import pytest_main
 
 v1 = tf.compat.v1
@@ -62,18 +71,116 @@ def test_training_matches_tf1_fused_kernel(shape):
                          rtol=1e-4)
 
 
-def test_inference_is_keras_batch_norm():
-  x = np.random.RandomState(1).rand(2, 3, 3, 2).astype(np.float32)
-  layer = TF1BatchNormalization()
+def _tf1_fused_inference(x, gamma, beta, mean, variance):
+  with tf.Graph().as_default():
+    outputs, _, _ = v1.nn.fused_batch_norm(
+        tf.constant(x), gamma, beta, mean=mean, variance=variance,
+        epsilon=1e-3, is_training=False)
+    with v1.Session() as sess:
+      return sess.run(outputs)
+
+
+def _layer_with(shape, gamma, beta, mean, variance, **kwargs):
+  layer = TF1BatchNormalization(momentum=MOMENTUM, **kwargs)
+  layer.build(shape)
+  for variable, value in zip(
+      (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance),
+      (gamma, beta, mean, variance)):
+    variable.assign(value)
+  return layer
+
+
+def _parameters(channels, seed):
+  rng = np.random.RandomState(seed)
+  return (rng.uniform(0.5, 1.5, channels).astype(np.float32),
+          rng.normal(size=channels).astype(np.float32),
+          rng.normal(size=channels).astype(np.float32),
+          rng.uniform(0.5, 2.0, channels).astype(np.float32))
+
+
+def test_inference_matches_tf1_fused_kernel():
+  x = np.random.RandomState(1).normal(1.0, 2.0, (2, 3, 3, 4)).astype(
+      np.float32)
+  parameters = _parameters(4, seed=2)
+  layer = _layer_with(x.shape, *parameters)
+  want = _tf1_fused_inference(x, *parameters)
+  # The same kernel on the same values: equal to float32 rounding of O(1)
+  # outputs.
+  np.testing.assert_allclose(layer(x, training=False), want, rtol=1e-6,
+                             atol=1e-6)
+  # Keras's unfused inference computes the same function, rounded in
+  # another order.
   reference = keras.layers.BatchNormalization()
-  layer.build(x.shape)
   reference.build(x.shape)
-  for a, b in zip(layer.weights, reference.weights):
-    value = np.random.RandomState(len(a.path)).rand(*a.shape) + 0.5
-    a.assign(value)
-    b.assign(value)
-  np.testing.assert_array_equal(layer(x, training=False),
-                                reference(x, training=False))
+  for a, b in zip(reference.weights, layer.weights):
+    a.assign(b)
+  np.testing.assert_allclose(reference(x, training=False), want, rtol=1e-5,
+                             atol=1e-5)
+
+
+def test_gradients_match_tf1_fused_kernel():
+  """Training-mode gradients (FusedBatchNormGradV3 in TF1's graph) of a
+  weighted sum, with respect to the inputs, gamma and beta."""
+  rng = np.random.RandomState(3)
+  x = rng.normal(0.5, 1.5, (4, 5, 5, 3)).astype(np.float32)
+  weights = rng.normal(size=x.shape).astype(np.float32)
+  gamma, beta, mean, variance = _parameters(3, seed=4)
+  with tf.Graph().as_default():
+    inputs = tf.constant(x)
+    g, b = tf.constant(gamma), tf.constant(beta)
+    outputs, _, _ = v1.nn.fused_batch_norm(inputs, g, b, epsilon=1e-3,
+                                           is_training=True)
+    wanted = tf.gradients(tf.reduce_sum(outputs * weights), [inputs, g, b])
+    with v1.Session() as sess:
+      want = sess.run(wanted)
+  layer = _layer_with(x.shape, gamma, beta, mean, variance)
+  inputs = tf.constant(x)
+  with tf.GradientTape() as tape:
+    tape.watch(inputs)
+    loss = tf.reduce_sum(layer(inputs, training=True) * weights)
+  got = tape.gradient(loss, [inputs, layer.gamma.value, layer.beta.value])
+  # Gradients are sums over the 100 values per channel of O(1) terms.
+  for g_got, g_want in zip(got, want):
+    np.testing.assert_allclose(g_got, g_want, rtol=1e-5, atol=1e-5)
+
+
+def test_channels_first_takes_the_unfused_ops_with_tf1s_update():
+  """axis=1 is not the fused kernel's layout on CPU: Keras's ops, still
+  TF1's update; compared with the fused kernel on the transposed input."""
+  rng = np.random.RandomState(5)
+  x = rng.normal(2.0, 3.0, (4, 5, 5, 3)).astype(np.float32)
+  gamma, beta, _, _ = _parameters(3, seed=6)
+  layer = TF1BatchNormalization(axis=1, momentum=MOMENTUM)
+  layer.build((4, 3, 5, 5))
+  layer.gamma.assign(gamma)
+  layer.beta.assign(beta)
+  for _ in range(3):
+    y = layer(np.transpose(x, (0, 3, 1, 2)), training=True)
+  want_y, want_mean, want_variance = _tf1_fused(
+      x, gamma, beta, np.zeros(3, np.float32), np.ones(3, np.float32),
+      steps=3)
+  np.testing.assert_allclose(np.transpose(y, (0, 2, 3, 1)), want_y,
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(layer.moving_mean, want_mean, rtol=1e-6,
+                             atol=1e-6)
+  np.testing.assert_allclose(layer.moving_variance, want_variance,
+                             rtol=1e-6, atol=1e-6)
+
+
+def test_under_tf_function_and_xla_as_eagerly():
+  x = np.random.RandomState(7).normal(size=(2, 4, 4, 3)).astype(np.float32)
+  parameters = _parameters(3, seed=8)
+  eager = _layer_with(x.shape, *parameters)
+  eager_y = eager(x, training=True)
+  for jit_compile in (False, True):
+    layer = _layer_with(x.shape, *parameters)
+    step = tf.function(lambda v, l=layer: l(v, training=True),
+                       jit_compile=jit_compile)
+    # XLA's fused batch norm rounds in its own order: float32 rounding of
+    # O(1) values.
+    np.testing.assert_allclose(step(x), eager_y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance, eager.moving_variance,
+                               rtol=1e-6, atol=1e-6)
 
 
 def test_serializes_and_refuses_what_tf1_did_not_have():
@@ -85,5 +192,125 @@ def test_serializes_and_refuses_what_tf1_did_not_have():
                                        training=True)
 
 
+def test_l2_regularizer_is_tf1s_value_and_gradient():
+  """TF1's `scale * l2_loss(w)` in a TF1 graph (what `l2_regularizer` built)."""
+  w = np.random.RandomState(9).normal(size=(3, 3, 4, 5)).astype(np.float32)
+  scale = 1e-4
+  with tf.Graph().as_default():
+    weights = tf.constant(w)
+    loss = scale * v1.nn.l2_loss(weights)
+    gradient = tf.gradients(loss, weights)[0]
+    with v1.Session() as sess:
+      want_loss, want_gradient = sess.run([loss, gradient])
+  variable = tf.Variable(w)
+  with tf.GradientTape() as tape:
+    got_loss = TF1L2Regularizer(scale)(variable)
+  np.testing.assert_allclose(got_loss, want_loss, rtol=1e-6)
+  np.testing.assert_allclose(tape.gradient(got_loss, variable),
+                             want_gradient, rtol=1e-6)
+  # The function Keras's L2(scale / 2) computes, to float32 rounding of a
+  # sum of 180 squares.
+  np.testing.assert_allclose(got_loss, keras.regularizers.L2(scale / 2)(w),
+                             rtol=1e-5)
+  assert TF1L2Regularizer.from_config(
+      TF1L2Regularizer(scale).get_config()).scale == scale
+
+
+@pytest.mark.parametrize("arguments", [
+    {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {}])
+def test_fused_sgd_trains_as_keras_sgd(arguments):
+  """The same formula in one kernel: Keras's SGD's weights and slots after
+  three steps of `train_on_batch`, to float32 rounding."""
+  rng = np.random.RandomState(10)
+  x = rng.normal(size=(8, 5)).astype(np.float32)
+  y = rng.normal(size=(8, 3)).astype(np.float32)
+  kernel = rng.normal(size=(5, 3)).astype(np.float32)
+  results = []
+  for optimizer_class in (keras.optimizers.SGD, FusedSGD):
+    model = keras.Sequential([
+        keras.Input((5,)),
+        keras.layers.Dense(
+            3, kernel_initializer=keras.initializers.Constant(kernel))])
+    optimizer = optimizer_class(0.1, **arguments)
+    model.compile(optimizer, "mse")
+    initial = [w.copy() for w in model.get_weights()]
+    for _ in range(3):
+      model.train_on_batch(x, y)
+    results.append((initial, model.get_weights(),
+                    [np.asarray(v) for v in optimizer.variables]))
+  (keras_initial, keras_weights, keras_slots), (_, fused_weights,
+                                                fused_slots) = results
+  assert not np.allclose(keras_weights[0], keras_initial[0])
+  for got, want in zip(fused_weights + fused_slots,
+                       keras_weights + keras_slots):
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+# --- Inputs TF1 did not fuse: rank 2 (a dense layer's) and rank 3 ----------
+
+UNFUSED_SHAPES = {"rank2": (16, 5), "rank3": (4, 6, 3)}
+UNFUSED_STEPS = 3
+
+
+def _unfused_case(name):
+  shape = UNFUSED_SHAPES[name]
+  rng = np.random.RandomState(len(shape))
+  x = rng.normal(2.0, 3.0, shape).astype(np.float32)
+  gamma, beta, _, _ = _parameters(shape[-1], seed=len(shape) + 10)
+  return x, gamma, beta
+
+
+def reference_scenarios(out_dir):
+  """TF1's batch_normalization (tf-keras's legacy layer) in a TF1 graph,
+  trained `UNFUSED_STEPS` times with its UPDATE_OPS, as TF1 code ran it."""
+  from testing import legacy_tf1  # pylint: disable=g-import-not-at-top
+  tf1 = legacy_tf1.setup().compat.v1
+  for name in UNFUSED_SHAPES:
+    x, gamma, beta = _unfused_case(name)
+    with tf1.Graph().as_default():
+      inputs = tf1.placeholder(tf1.float32, x.shape)
+      outputs = tf1.layers.batch_normalization(
+          inputs, momentum=MOMENTUM, epsilon=1e-3, training=True,
+          gamma_initializer=tf1.constant_initializer(gamma),
+          beta_initializer=tf1.constant_initializer(beta))
+      updates = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
+      moving = [v for v in tf1.global_variables() if "moving_" in v.name]
+      with tf1.Session() as sess:
+        sess.run(tf1.global_variables_initializer())
+        for _ in range(UNFUSED_STEPS):
+          y, _ = sess.run([outputs, updates], {inputs: x})
+        values = dict(zip([v.name.split("/")[-1][:-2] for v in moving],
+                          sess.run(moving)))
+    np.savez(os.path.join(out_dir, name + ".npz"), output=y, **values)
+
+
+reference = legacy_reference.fixture(__file__, "batch_norm_reference")
+
+
+@pytest.mark.parametrize("name", sorted(UNFUSED_SHAPES))
+def test_inputs_tf1_did_not_fuse_move_the_biased_variance(reference, name):
+  x, gamma, beta = _unfused_case(name)
+  want = reference(name)
+  layer = TF1BatchNormalization(momentum=MOMENTUM)
+  layer.build(x.shape)
+  layer.gamma.assign(gamma)
+  layer.beta.assign(beta)
+  for _ in range(UNFUSED_STEPS):
+    y = layer(x, training=True)
+  # O(1) values (normalized outputs, statistics of N(2, 3**2) data moved
+  # three times by 0.1): float32 rounding of moments over <= 24 values.
+  np.testing.assert_allclose(y, want["output"], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(layer.moving_mean, want["moving_mean"],
+                             rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(layer.moving_variance,
+                             want["moving_variance"], rtol=1e-6, atol=1e-6)
+  # Bessel's correction here would be off by 1/(n - 1) of the batch
+  # variance's share (n = 16 or 24 values per channel): far outside 1e-6.
+
+
 if __name__ == "__main__":
-  raise SystemExit(pytest_main(__file__))
+  import sys  # pylint: disable=g-import-not-at-top
+  if "--reference" in sys.argv:
+    reference_scenarios(sys.argv[sys.argv.index("--reference") + 1])
+  else:
+    raise SystemExit(pytest_main(__file__))

@@ -6,12 +6,14 @@ ReLU), an Inception module `InceptionModule` (four `Branch`es of ConvBNs,
 concatenated), and the classifier Keras 3 too: a 7x7 VALID average pool,
 `keras.layers.Dropout(0.2)` and a 1x1 `Conv2D` with biases, as in slim, so
 published weights fit as they are. Every default that slim's arg_scopes
-supplied is an argument here: initializers, `L2(0.00004 / 2)` (slim's L2
-has the 1/2, Keras's not), momentum 0.9997, epsilon 0.001, SAME padding.
+supplied is an argument here: initializers, the weight decay (slim's
+`l2_regularizer(0.00004)`, Keras's `L2(0.00004 / 2)`, as TF1's one `L2Loss`
+op: `TF1L2Regularizer`), momentum 0.9997, epsilon 0.001, SAME padding.
 
 The batch norm is `TF1BatchNormalization`, not Keras's: it moves the
 moving variance towards the Bessel-corrected batch variance as slim's fused
-kernel did, so training keeps matching slim's statistics.
+kernel did, so training keeps matching slim's statistics, and runs that
+fused kernel (`FusedBatchNormV3`), as fast as slim (README: speed).
 
 `model(images, return_end_points=True)` gives slim's end points, under
 slim's names (each base layer is named like its end point).
@@ -32,6 +34,7 @@ import keras
 import numpy as np
 
 from tf1_keras_layers import TF1BatchNormalization
+from tf1_keras_layers import TF1L2Regularizer
 
 PUBLISHED_NUM_CLASSES = 1001
 PUBLISHED_INPUT_SIZE = 224
@@ -95,7 +98,7 @@ class ConvBN(keras.layers.Layer):
     self.conv2d = keras.layers.Conv2D(
         filters, kernel_size, strides, padding="same", use_bias=False,
         kernel_initializer=keras.initializers.TruncatedNormal(0.0, 0.01),
-        kernel_regularizer=keras.regularizers.L2(WEIGHT_DECAY / 2),
+        kernel_regularizer=TF1L2Regularizer(WEIGHT_DECAY),
         name="conv2d")
     self.batch_norm = TF1BatchNormalization(
         momentum=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON, center=True,
@@ -219,7 +222,7 @@ class InceptionV1(keras.Model):
         kernel_initializer=keras.initializers.VarianceScaling(
             LOGITS_INIT_SCALE, "fan_in", "truncated_normal"),
         bias_initializer="zeros",
-        kernel_regularizer=keras.regularizers.L2(WEIGHT_DECAY / 2),
+        kernel_regularizer=TF1L2Regularizer(WEIGHT_DECAY),
         name="Logits")
 
   def build(self, input_shape):

@@ -2,13 +2,14 @@
 stage 4 (everything): slim's functions as small custom layers.
 
 * `SlimBatchNormalization`: slim's `batch_norm` (`TF1BatchNormalization`:
-  TF1's fused-kernel moving variance, Bessel-corrected);
+  TF1's fused kernel and its Bessel-corrected moving variance);
 * `ConvBN`: `slim.conv2d` under `resnet_arg_scope` (convolution without
   bias, batch norm, ReLU or none; `conv2d_same`'s explicit padding);
 * `Bottleneck`: `resnet_v1.bottleneck`;
 * `ResNetBlock`: one block of `resnet_utils.stack_blocks_dense`.
 
-Keras 3 only: no TensorFlow API, no tf1shim, no tf-slim. Variable paths are
+Keras 3 only: no TensorFlow API, no tf1shim, no tf-slim (the TensorFlow
+kernels the fast paths use are behind `tf1_keras_layers`). Variable paths are
 `<model>/<block>/<unit>/<conv>/conv/kernel`, `.../batch_norm/gamma`;
 `slim_names.rules` maps them to slim's names.
 """
@@ -17,6 +18,7 @@ import keras
 from keras import ops
 
 from tf1_keras_layers import TF1BatchNormalization
+from tf1_keras_layers import TF1L2Regularizer
 
 # resnet_arg_scope()'s defaults.
 WEIGHT_DECAY = 0.0001
@@ -41,9 +43,10 @@ def kernel_initializer():
 
 
 def kernel_regularizer():
-  """slim's `l2_regularizer(0.0001)`: `scale * sum(w**2) / 2`; Keras's L2
-  has no 1/2."""
-  return keras.regularizers.L2(WEIGHT_DECAY / 2)
+  """slim's `l2_regularizer(0.0001)`: `scale * sum(w**2) / 2` (Keras's
+  `L2(scale / 2)`), as TF1's one `L2Loss` op per kernel (see
+  core/tf1_keras_layers.py: faster than Keras's Square, Sum and Mul)."""
+  return TF1L2Regularizer(WEIGHT_DECAY)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -53,10 +56,10 @@ class SlimBatchNormalization(TF1BatchNormalization):
   variance, as TF1's fused kernel moved it (Keras 3's `BatchNormalization`
   moves it towards the biased one).
 
-  Keras computes `x * inv + (beta - mean * inv)` where the fused kernel
-  computes `(x - mean) * inv + beta`: equal in exact arithmetic, a float32
-  rounding apart per layer, which stays far under the tests' tolerance
-  when the statistics are a network's (see slim_port/staging)."""
+  It runs slim's kernel, `FusedBatchNormV3` (`TF1BatchNormalization` does
+  on NHWC float32 inputs), so the arithmetic is the TF1 graph's too, and
+  so is the speed: Keras's unfused ops made stage 4's training step
+  slower than slim's (slim_port/README.md, "Speed")."""
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

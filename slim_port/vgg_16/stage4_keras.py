@@ -2,7 +2,10 @@
 
 The classifier becomes Keras 3 too: `fc6` (7x7 VALID), `fc7` and `fc8` (1x1)
 stay convolutions, as in slim, so published weights fit as they are; the
-dropouts are `keras.layers.Dropout(0.5)`. `model(images,
+dropouts are `keras.layers.Dropout(0.5)`; the weight decay is slim's
+`l2_regularizer(0.0005)` as TF1's one `L2Loss` op per kernel
+(`TF1L2Regularizer`; Keras's `L2(0.0005 / 2)` is the same function in three
+ops). `model(images,
 return_end_points=True)` gives slim's end points, under slim's names.
 
 Slim checkpoints load through the naming table `slim_names.rules` (data:
@@ -19,6 +22,8 @@ import os
 import keras
 import numpy as np
 
+from tf1_keras_layers import TF1L2Regularizer
+
 PUBLISHED_NUM_CLASSES = 1000
 PUBLISHED_INPUT_SIZE = 224
 WEIGHT_DECAY = 0.0005
@@ -34,7 +39,7 @@ def _conv(filters, size, name, padding="same", activation="relu"):
   return keras.layers.Conv2D(
       filters, size, padding=padding, activation=activation,
       kernel_initializer="glorot_uniform", bias_initializer="zeros",
-      kernel_regularizer=keras.regularizers.L2(WEIGHT_DECAY / 2), name=name)
+      kernel_regularizer=TF1L2Regularizer(WEIGHT_DECAY), name=name)
 
 
 @keras.saving.register_keras_serializable(package="slim_port.vgg_16.stage4")

@@ -1,7 +1,8 @@
 """Writing tensors into h5py datasets chunk by chunk, each one verified.
 
 A source is a tensor readable in order, chunk by chunk (`chunks.plan`):
-`shape`, `dtype`, `read_into(chunk, buffer)` -> the chunk as an array, and
+`shape`, `dtype`, `read_into(chunk, buffer)` -> the chunk as an array (a
+view: the writer passes no buffer, None), and
 `finish()` -> the CRC32C of all its bytes (raising if the source is
 damaged). `bundle.TensorReader` reads a checkpoint's data file;
 `ArraySource` wraps a tensor already in memory.
@@ -12,14 +13,19 @@ with (contiguous, unfiltered, the source's dtype and shape, all bytes
 allocated), and the dataset's bytes, read back from the file, must have the
 source's CRC32C. With that layout HDF5 stores exactly the array's bytes at
 the dataset's offset, so they are what `load_weights` will read; reading
-them with `os.preadv` rather than through h5py keeps the check out of
-h5py's lock, which serializes every HDF5 call, so it runs while the next
-tensor is written (about a third faster overall on two cores).
+them through a memory map of the file (`chunks.mapped`) rather than
+through h5py keeps the check out of h5py's lock, which serializes every
+HDF5 call, so it runs while the next tensor is written (about a third
+faster overall on two cores), and checksums the file's pages where they
+are, without copying them into a buffer.
 
-Memory is three chunks, whatever the tensor's size. Besides the caller's
-thread, which writes, a reader thread fills the next chunk and a checker
-thread checks finished datasets; h5py releases the GIL while HDF5 writes,
-and `os.preadv` while it reads.
+Memory is a few chunks, whatever the tensor's size: the chunks being
+mapped (the source's and the check's; the page cache's pages, not copies)
+and those in flight. Besides the caller's thread, which writes, a reader
+thread maps and checksums the next chunk of the source and a checker
+thread checks finished datasets; h5py releases the GIL while HDF5 writes.
+Per byte converted: one checksum of the source, one copy (HDF5's write
+into the new file), one checksum of the written bytes.
 """
 
 import concurrent.futures
@@ -65,16 +71,8 @@ class VerifiedWriter:
         1, thread_name_prefix="tf1shim-read")
     self._checker = concurrent.futures.ThreadPoolExecutor(
         1, thread_name_prefix="tf1shim-check")
-    # Reused, so their pages are touched once: two for reading (one being
-    # filled while the other is written), one for checking.
-    self._buffers = [np.empty(0, np.uint8) for _ in range(3)]
     self._checks = []
     self._files = {}  # path of an h5 file being written -> fd to read it
-
-  def _buffer(self, i, nbytes):
-    if self._buffers[i].size < nbytes:
-      self._buffers[i] = np.empty(nbytes, np.uint8)
-    return self._buffers[i][:nbytes]
 
   def write(self, group, key, source, label):
     """Dataset `key` in h5py `group` <- `source`; checked later as `label`.
@@ -89,8 +87,8 @@ class VerifiedWriter:
                            self._chunk_bytes)
 
     def read(i):
-      return self._reader.submit(source.read_into, plan[i],
-                                 self._buffer(i % 2, plan[i].nbytes))
+      # No buffer: both sources hand out views (mapped, or in memory).
+      return self._reader.submit(source.read_into, plan[i], None)
 
     pending = read(0) if plan else None
     for i, chunk in enumerate(plan):
@@ -116,9 +114,8 @@ class VerifiedWriter:
       fd = self._fd(dataset.file.filename)
       crc = 0
       for chunk in plan:
-        buffer = self._buffer(2, chunk.nbytes)
-        chunks_lib.read_exactly(fd, buffer, layout[-1] + chunk.start)
-        crc = google_crc32c.extend(crc, buffer)
+        crc = google_crc32c.extend(crc, chunks_lib.mapped(
+            fd, layout[-1] + chunk.start, chunk.nbytes))
     except Exception as e:  # pylint: disable=broad-except
       return "%s could not be read back: %s: %s" % (dataset.name,
                                                     type(e).__name__, e)

@@ -1,0 +1,68 @@
+"""`tf1shim.comparison.timing`: interleaved rounds, per-round ratios.
+
+The clock is replaced by one the contenders advance themselves, so the
+test checks the arithmetic and the interleaving, never real time.
+"""
+
+import pytest
+
+from tf1shim.comparison import timing
+from testing.pytest_main import pytest_main
+
+
+class FakeClock:
+  """`perf_counter`/`process_time` that only contenders move."""
+
+  def __init__(self):
+    self.wall = 0.0
+    self.cpu = 0.0
+
+  def contender(self, wall_seconds, cpu_seconds, log, name):
+    def run():
+      self.wall += wall_seconds[len([n for n in log if n == name])]
+      self.cpu += cpu_seconds
+      log.append(name)
+    return run
+
+
+@pytest.fixture(name="clock")
+def _clock(monkeypatch):
+  clock = FakeClock()
+  monkeypatch.setattr(timing.time, "perf_counter", lambda: clock.wall)
+  monkeypatch.setattr(timing.time, "process_time", lambda: clock.cpu)
+  return clock
+
+
+def test_ratios_are_taken_per_round_against_the_baseline(clock):
+  log = []
+  # The load doubles every time in round 2: a per-round ratio cancels it,
+  # a ratio of medians over rounds would not.
+  contenders = {
+      "tf1": clock.contender([1.0, 2.0, 1.0], 1.0, log, "tf1"),
+      "stage": clock.contender([1.1, 2.2, 0.9], 0.5, log, "stage"),
+  }
+  result = timing.measure(contenders, "tf1", rounds=3)
+  assert result["tf1"]["ratio"] == 1.0
+  assert result["stage"]["ratio"] == pytest.approx(1.1)
+  assert result["stage"]["low"] == pytest.approx(0.9)
+  assert result["stage"]["high"] == pytest.approx(1.1)
+  assert result["stage"]["seconds"] == pytest.approx(1.1)
+  assert result["stage"]["cpu_ratio"] == pytest.approx(0.5)
+  # Interleaved, the order rotated each round: no contender always first.
+  assert log == ["tf1", "stage", "stage", "tf1", "tf1", "stage"]
+  assert timing.cell(result["stage"]) == "1100.0 ms, 1.10x (0.90-1.10); CPU 0.50x"
+
+
+def test_calls_per_timing_divide_the_time(clock):
+  log = []
+  contenders = {"a": clock.contender([0.002] * 8, 0.002, log, "a"),
+                "b": clock.contender([0.004] * 8, 0.004, log, "b")}
+  result = timing.measure(contenders, "a", rounds=2, calls=4)
+  assert len(log) == 16
+  assert result["b"]["seconds"] == pytest.approx(0.004)
+  assert result["b"]["ratio"] == pytest.approx(2.0)
+  assert timing.cell(result["b"]) == "4.00 ms, 2.00x (2.00-2.00); CPU 2.00x"
+
+
+if __name__ == "__main__":
+  raise SystemExit(pytest_main(__file__))

@@ -1,0 +1,77 @@
+"""Interleaved timing: is a stage as fast as the TF1 graph it replaces?
+
+Contenders (e.g. the TF1 graph's `Session.run` and a stage's train step)
+are measured round after round, each round's ratios taken against the
+baseline measured in that same round:
+
+    from tf1shim.comparison import timing
+    results = timing.measure({"tf1": run_graph, "stage4": step}, "tf1",
+                             rounds=9)
+    print(timing.cell(results["stage4"]))  # "12.3 ms, 0.98x (0.91-1.07); CPU 0.97x"
+
+On a shared machine (2 cores, other jobs) the load changes over a run:
+timing every contender once per round, in an order rotated from round to
+round, and taking the median over rounds of each round's ratio, compares
+contenders under the same load; the spread (smallest and largest ratio)
+says how much the load moved them.
+"""
+
+import statistics
+import time
+
+
+def _seconds(fn, calls):
+  """(wall, CPU) seconds per call; CPU: the process's, all threads, user
+  and system."""
+  start, cpu_start = time.perf_counter(), time.process_time()
+  for _ in range(calls):
+    fn()
+  return ((time.perf_counter() - start) / calls,
+          (time.process_time() - cpu_start) / calls)
+
+
+def measure(contenders, baseline, rounds, calls=1):
+  """Times each contender's callable `rounds` times, interleaved.
+
+  Args:
+    contenders: {name: callable}, each already warmed up (traced).
+    baseline: the name the ratios are taken against.
+    rounds: rounds; in each, every contender runs `calls` times in a row.
+    calls: calls per timing (several for contenders of a few milliseconds).
+
+  Returns:
+    {name: {"seconds": median seconds per call, "ratio": median of the
+    per-round ratios to the baseline, "low"/"high": their extremes,
+    "cpu_ratio": the median of the per-round ratios of CPU time}}. CPU
+    time (the process's, every thread) counts the work done, not the
+    waiting for a core that other jobs hold: on a shared machine it moves
+    less than wall time (TensorFlow's thread pools spin a little while
+    idle, so it is not exact either).
+  """
+  names = list(contenders)
+  times = {name: [] for name in names}
+  cpu = {name: [] for name in names}
+  for round_index in range(rounds):
+    shift = round_index % len(names)
+    for name in names[shift:] + names[:shift]:
+      wall, cpu_time = _seconds(contenders[name], calls)
+      times[name].append(wall)
+      cpu[name].append(cpu_time)
+  result = {}
+  for name in names:
+    ratios = [t / b for t, b in zip(times[name], times[baseline])]
+    result[name] = {"seconds": statistics.median(times[name]),
+                    "ratio": statistics.median(ratios),
+                    "low": min(ratios), "high": max(ratios),
+                    "cpu_ratio": statistics.median(
+                        c / b for c, b in zip(cpu[name], cpu[baseline]))}
+  return result
+
+
+def cell(entry):
+  """A table cell: median time, median ratio, the ratios' spread, and the
+  median ratio of CPU time."""
+  milliseconds = 1000 * entry["seconds"]
+  return "%.*f ms, %.2fx (%.2f-%.2f); CPU %.2fx" % (
+      2 if milliseconds < 10 else 1, milliseconds, entry["ratio"],
+      entry["low"], entry["high"], entry["cpu_ratio"])

@@ -1,0 +1,207 @@
+"""Benchmark: training step and inference of every stage of every ported slim
+network against the tf_slim network in a TF1 graph, in the same run.
+
+    tools/dev bench-slim [--networks resnet_v1_50 ...] [--rounds 7]
+    # or: bazel run //slim_port/benchmarks:training_benchmark
+    # (tools/dev bench-slim --forward: the older forward-only benchmark)
+
+Per network (its batch and input size in `CONFIGS`, 100 classes):
+
+* train step: the TF1 graph's `Session.run` of the train op (softmax
+  cross-entropy + slim's weight decay, `MomentumOptimizer(0.01, 0.9)`, run
+  after `UPDATE_OPS`) against each stage's `train_on_batch` (compiled with
+  the same loss, `SGD(0.01, momentum=0.9)`; weight decay from
+  `model.losses`); and again with `tf1_keras_layers.FusedSGD` (Keras's SGD
+  in one kernel per variable, as TF1's optimizers ran);
+* tf.function forward, predict (`predict_on_batch`: Keras's traced
+  predict step) and eager forward (inference, `is_training=False`) against
+  `Session.run` of the logits of an inference graph. (`model.predict` runs
+  the same step and adds a fixed cost per call, measured with cProfile at
+  40-60 ms here: it builds a `tf.data` iterator over its input each time.)
+
+Every stage starts from the TF1 graph's initial weights (copied by TF1
+name). Stages are measured one after the other (one stage's models in
+memory at a time), each against the TF1 graph: both are warmed up (traced)
+first; then, in each of `--rounds` rounds, both run once, in an order that
+alternates round after round, and the stage's time is divided by the TF1
+graph's in the same round. The table gives the median time, the median of
+the ratios and their extremes (the spread over rounds); the TF1 graph's
+time is the median over the stages' measurements.
+"""
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+from tf1_keras_layers import FusedSGD  # pylint: disable=g-import-not-at-top
+from tf1shim import staging  # pylint: disable=g-import-not-at-top
+from tf1shim.comparison import timing  # pylint: disable=g-import-not-at-top
+from slim_port.staging import network as network_lib  # pylint: disable=g-import-not-at-top
+
+v1 = tf.compat.v1
+NUM_CLASSES = 100
+LEARNING_RATE, MOMENTUM = 0.01, 0.9
+# (batch, input size) per network: resnet_v1_50 as the issue measured it;
+# inception_v1 at its native size (its last pool needs a 7x7 map); vgg_16
+# needs 224 (fc6 is a 7x7 VALID convolution) and is 10x the others' work
+# per image, so a smaller batch.
+CONFIGS = {"resnet_v1_50": (8, 112), "inception_v1": (4, 224),
+           "vgg_16": (2, 224)}
+MEASURES = ("train step", "train step, FusedSGD", "tf.function forward",
+            "predict", "eager forward")
+TRAIN_MEASURES = ("train step", "train step, FusedSGD")
+TF1 = "TF1 graph"
+
+
+def _data(batch, size):
+  rng = np.random.RandomState(0)
+  images = rng.normal(size=(batch, size, size, 3)).astype(np.float32)
+  return images, rng.randint(0, NUM_CLASSES, batch).astype(np.int32)
+
+
+def tf1_graph(network, images, labels, with_handles=False):
+  """(train step, inference forward, initial values by TF1 name, sessions):
+  the tf_slim network trained and run the TF1 way. With `with_handles`, a
+  dict of these and, as "train" and "inference", (session, fetch, feed)."""
+  train_graph = tf.Graph()
+  with train_graph.as_default():
+    x = v1.placeholder(tf.float32, images.shape)
+    y = v1.placeholder(tf.int32, labels.shape)
+    logits, _ = network.slim_model_fn(x, training=True,
+                                      num_classes=NUM_CLASSES)
+    loss = tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+    loss += tf.add_n(v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES))
+    model_variables = v1.global_variables()
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+      train_op = v1.train.MomentumOptimizer(
+          LEARNING_RATE, MOMENTUM).minimize(loss)
+    init = v1.global_variables_initializer()
+  train_session = v1.Session(graph=train_graph)
+  train_session.run(init)
+  values = {staging.variable_name(v): value for v, value in zip(
+      model_variables, train_session.run(model_variables))}
+  inference_graph = tf.Graph()
+  with inference_graph.as_default():
+    x_inference = v1.placeholder(tf.float32, images.shape)
+    inference_logits, _ = network.slim_model_fn(
+        x_inference, training=False, num_classes=NUM_CLASSES)
+    assign = [v.assign(values[staging.variable_name(v)])
+              for v in v1.global_variables()]
+  inference_session = v1.Session(graph=inference_graph)
+  inference_session.run(assign)
+
+  def train_step():
+    train_session.run(train_op, {x: images, y: labels})
+
+  def forward():
+    inference_session.run(inference_logits, {x_inference: images})
+
+  sessions = (train_session, inference_session)
+  if with_handles:
+    return {"values": values, "sessions": sessions,
+            "train": (train_session, train_op, {x: images, y: labels}),
+            "inference": (inference_session, inference_logits,
+                          {x_inference: images})}
+  return train_step, forward, values, sessions
+
+
+def _model(stage, images, values, optimizer_class):
+  model = stage.build_model(num_classes=NUM_CLASSES)
+  model(images, training=False)
+  names = stage.tf1_name_map(model)
+  for v in model.weights:
+    v.assign(values[names[staging.variable_name(v)]])
+  model.compile(
+      optimizer=optimizer_class(LEARNING_RATE, momentum=MOMENTUM),
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  return model
+
+
+def stage_measures(stage, images, labels, values):
+  """{measure: callable} for one stage, from the TF1 graph's values."""
+  model = _model(stage, images, values, keras.optimizers.SGD)
+  fused_sgd_model = _model(stage, images, values, FusedSGD)
+  forward = tf.function(lambda x: model(x, training=False))
+  return {
+      "train step": lambda: model.train_on_batch(images, labels),
+      "train step, FusedSGD": lambda: fused_sgd_model.train_on_batch(
+          images, labels),
+      "tf.function forward": lambda: forward(images),
+      "predict": lambda: model.predict_on_batch(images),
+      "eager forward": lambda: model(images, training=False),
+  }
+
+
+def benchmark(name, rounds, batch=None, size=None):
+  """{measure: {contender: entry}} for one network (see `tf1shim.comparison.timing`).
+
+  One stage at a time against the TF1 graph (so that one stage's models
+  are in memory at a time: vgg_16's weights and momenta are 1 GiB per
+  model), each measure in interleaved rounds of the two.
+  """
+  default_batch, default_size = CONFIGS[name]
+  images, labels = _data(batch or default_batch, size or default_size)
+  network = network_lib.load(name)
+  train_step, forward, values, sessions = tf1_graph(network, images, labels)
+  results = {measure: {} for measure in MEASURES}
+  tf1_times = {measure: [] for measure in MEASURES}
+  for stage in network.stages:
+    measures = stage_measures(stage, images, labels, values)
+    label = "%d %s" % (stage.number, stage.name)
+    for measure in MEASURES:
+      baseline = train_step if measure in TRAIN_MEASURES else forward
+      contenders = {TF1: baseline, label: measures[measure]}
+      for fn in contenders.values():
+        fn()  # warm-up: tracing, first-call allocations
+      measured = timing.measure(contenders, TF1, rounds)
+      results[measure][label] = measured[label]
+      tf1_times[measure].append(measured[TF1]["seconds"])
+    # Free the stage's models before the next stage's are built.
+    del measures, contenders
+    keras.backend.clear_session()
+    gc.collect()
+  for session in sessions:
+    session.close()
+  for measure in MEASURES:
+    results[measure] = {
+        TF1: {"seconds": statistics.median(tf1_times[measure]),
+              "ratio": 1.0, "low": 1.0, "high": 1.0, "cpu_ratio": 1.0},
+        **results[measure]}
+  return results
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--networks", nargs="+", choices=network_lib.NETWORKS,
+                      default=list(network_lib.NETWORKS))
+  parser.add_argument("--rounds", type=int, default=7)
+  parser.add_argument("--batch", type=int, help="instead of CONFIGS'")
+  parser.add_argument("--size", type=int, help="input size, instead of "
+                      "CONFIGS'")
+  args = parser.parse_args(argv)
+  print("Median time, median ratio to the TF1 graph (smallest-largest "
+        "ratio over %d rounds); median ratio of CPU time." % args.rounds)
+  print("| network (batch, size) | stage | %s |" % " | ".join(MEASURES))
+  print("|---|---|%s" % ("---|" * len(MEASURES)))
+  for name in args.networks:
+    results = benchmark(name, args.rounds, args.batch, args.size)
+    batch, size = CONFIGS[name]
+    label = "%s (%d, %d)" % (name, args.batch or batch, args.size or size)
+    for contender in results[MEASURES[0]]:
+      print("| %s | %s | %s |" % (label, contender, " | ".join(
+          timing.cell(results[m][contender]) for m in MEASURES)),
+            flush=True)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
