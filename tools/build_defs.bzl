@@ -100,14 +100,21 @@ def example_stages(name, stages, size = "medium"):
         size = size,
     )
 
+    # The lessons, which the curriculum's report links to.
+    native.exports_files(["README.md"], visibility = ["//visibility:public"])
+
 def slim_network(name, size = "large"):
     """A ported slim network under slim_port/: its library and its test.
 
     The folder holds the four stage modules, `slim_names.rules` (the naming
-    table) and `stages_test.py` (the standard tests of
-    slim_port/staging/stage_tests.py, all stages in one target: they share
-    one TF1-written checkpoint, which is costly to write).
+    table), `migration.py` (the network as a `tf1shim.staging` migration)
+    and `stages_test.py` (the library's standard tests and slim's own,
+    slim_port/staging/stage_tests.py). All stages run in one target, not
+    one per stage as `migration_stages` makes: they share the checkpoint
+    the TF1 graph writes at test time, which each target would write again
+    (resnet_v1_50: 13 s of a 2-core machine), and vgg_16's 138M weights.
     """
+    native.exports_files(["README.md"], visibility = ["//visibility:public"])
     native.py_library(
         name = name,
         srcs = native.glob(["*.py"], exclude = ["*_test.py"]),

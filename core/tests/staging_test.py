@@ -7,6 +7,7 @@ Its generated tests pass under pytest; a stage 2 that forgot the
 regularizer fails the generated equality test.
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -217,6 +218,161 @@ def test_packed_inputs_come_back_with_their_structure_and_dtypes():
   np.testing.assert_array_equal(seen[0]["a"], inputs["a"])
   assert seen[0]["b"][0].dtype == np.int32
   np.testing.assert_array_equal(seen[0]["b"][0], inputs["b"][0])
+
+
+
+def test_a_golden_model_dir_is_written_and_verified_with_its_state_file(
+    tmp_path):
+  # A golden checkpoint in an Estimator model_dir's layout: `model.ckpt-3`
+  # and the `checkpoint` state file, written by a custom TF1 trainer; the
+  # manifest covers the state file too.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  v1 = tf.compat.v1
+  folder = str(tmp_path / "golden")
+  migration = staging.Migration(
+      name="model_dir", tf1_model_fn=None, stages=(), sample_batches=None,
+      loss=None, golden=staging.GoldenCheckpoint(
+          folder, "regenerate it", checkpoint="model.ckpt-3",
+          extra_files=("checkpoint",)))
+
+  def train(migration_, batches, out):
+    del migration_
+    with tf.Graph().as_default():
+      step = v1.train.get_or_create_global_step()
+      v1.get_variable("w", [2])
+      with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        sess.run(step.assign(len(batches)))
+        v1.train.Saver(save_relative_paths=True).save(
+            sess, os.path.join(out, "model.ckpt"), global_step=step,
+            write_meta_graph=False)
+    return [1.0, 0.5]
+
+  manifest = staging.golden.write_golden(migration, [None] * 3, folder,
+                                         train=train)
+  assert sorted(manifest["sha256"]) == [
+      "checkpoint", "model.ckpt-3.data-00000-of-00001", "model.ckpt-3.index"]
+  assert migration.golden.prefix() == os.path.join(folder, "model.ckpt-3")
+  with open(os.path.join(folder, "checkpoint"), "a") as f:
+    f.write("# changed\n")
+  with pytest.raises(staging.GoldenError, match="checkpoint differs"):
+    migration.golden.verify()
+
+
+def test_bound_builder_arguments_are_literals_passed_by_name():
+  import functools  # pylint: disable=g-import-not-at-top
+  bound = staging.Stage(1, "s", functools.partial(staging.variable_name,
+                                                  variable=None))
+  assert bound.import_path == ("tf1shim.staging.migration", "variable_name")
+  assert bound.builder_arguments == {"variable": None}
+  with pytest.raises(ValueError, match="by keyword"):
+    staging.Stage(1, "s", functools.partial(
+        staging.variable_name, None)).builder_arguments
+  with pytest.raises(ValueError, match="not Python literals"):
+    staging.Stage(1, "s", functools.partial(
+        staging.variable_name, variable=object())).builder_arguments
+
+
+def _without_tf1shim_test(migration, number):
+  return staging.test_namespace(migration)["TestStage%d" % number]()
+
+
+def test_the_last_stage_runs_with_its_bound_arguments_without_what_it_must_not_import(
+    project, tmp_path):
+  # The fresh process imports the builder by name and calls it with the
+  # bound arguments (an argument the builder does not take fails there),
+  # and fails on any module of `forbidden_in_last_stage`.
+  _, migration = project
+  import tiny_stage1  # pylint: disable=g-import-not-at-top
+  import tiny_stage2  # pylint: disable=g-import-not-at-top
+  test_batch = migration.test_batch()
+
+  def declared(builder_arguments, forbidden):
+    stages = staging.stages_from_modules(
+        [tiny_stage1, tiny_stage2], builder="Tiny",
+        builder_arguments=builder_arguments)
+    return dataclasses.replace(
+        migration, stages=(migration.stage(1), stages[1]),
+        forbidden_in_last_stage=forbidden)
+
+  bound = declared({"regularize": False}, ("tf1shim",))
+  assert bound.stage(2).builder_arguments == {"regularize": False}
+  _without_tf1shim_test(bound, 2).test_runs_without_tf1shim(
+      test_batch, tmp_path)
+  with pytest.raises(AssertionError, match="units"):
+    _without_tf1shim_test(declared({"units": 3}, ("tf1shim",)), 2
+                          ).test_runs_without_tf1shim(test_batch, tmp_path)
+  with pytest.raises(AssertionError, match="keras"):
+    _without_tf1shim_test(declared(None, ("tf1shim", "keras")), 2
+                          ).test_runs_without_tf1shim(test_batch, tmp_path)
+
+
+def test_output_scale_tolerance_admits_noise_relative_to_each_outputs_scale(
+    project):
+  # A stage 1 whose outputs are off by 1e-4 of their scale (float32 noise of
+  # a deep network): the elementwise default tolerances (1e-6) refuse it;
+  # an output_scale_tolerance of 1e-3 admits it, one of 1e-5 does not.
+  import keras  # pylint: disable=g-import-not-at-top
+  import tiny_stage1  # pylint: disable=g-import-not-at-top
+  _, migration = project
+
+  class Noisy(tiny_stage1.Tiny):
+
+    def call(self, inputs, training=False):
+      outputs = super().call(inputs, training=training)
+      return outputs + 1e-4 * keras.ops.max(keras.ops.abs(outputs))
+
+  noisy = staging.Stage(1, "noisy", Noisy)
+  batches = migration.equivalence_batches()
+  for scale_tolerance, passes in ((0.0, False), (1e-5, False), (1e-3, True)):
+    declared = dataclasses.replace(
+        migration, stages=(noisy,) + migration.stages[1:],
+        output_scale_tolerance=scale_tolerance)
+    test = staging.test_namespace(declared)["TestStage1"]()
+    if passes:
+      test.test_equals_its_tf1_graph(batches)
+    else:
+      with pytest.raises(AssertionError, match="output"):
+        test.test_equals_its_tf1_graph(batches)
+  rtol, atol = dataclasses.replace(
+      migration, output_scale_tolerance=1e-3).output_tolerances(
+          {"a": np.array([-4.0, 1.0]), "b": np.array([2.0])})
+  assert (rtol, atol) == (1e-6, 1e-6 + 1e-3 * 4.0)
+
+
+def test_a_checkpoint_written_at_test_time_is_written_once(tmp_path):
+  del tmp_path
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  v1 = tf.compat.v1
+  writes = []
+
+  def write(prefix):
+    writes.append(prefix)
+    with tf.Graph().as_default():
+      v1.get_variable("w", [2])
+      with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        v1.train.Saver().save(sess, prefix, write_meta_graph=False,
+                              write_state=False)
+
+  checkpoint = staging.CheckpointWrittenAtTestTime(write)
+  prefix = checkpoint.prefix()
+  assert checkpoint.prefix() == prefix and writes == [prefix]
+  assert tf.train.load_checkpoint(prefix).get_variable_to_shape_map() == {
+      "w": [2]}
+
+
+def test_skipped_standard_tests_say_why_and_only_for_their_migration(project):
+  _, migration = project
+  skipping = staging.test_namespace(
+      migration, skip={"test_equals_stage1": "too costly here"})
+  with pytest.raises(pytest.skip.Exception, match="too costly here"):
+    skipping["TestStage2"]().test_equals_stage1()
+  # The other migrations' classes keep the test.
+  plain = staging.test_namespace(migration)["TestStage2"]
+  assert "batches" in plain.test_equals_stage1.__code__.co_varnames
+  with pytest.raises(ValueError, match="test_equals_stag1"):
+    staging.test_namespace(migration, skip={"test_equals_stag1": "typo"})
 
 
 if __name__ == "__main__":

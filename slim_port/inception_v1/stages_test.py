@@ -1,5 +1,5 @@
-"""inception_v1's stages: the standard tests of slim_port/staging/stage_tests.py,
-and two of its own, for every stage: slim's weight decay, and the moving
+"""inception_v1's stages: the standard tests of `tf1shim.staging` and slim's
+(slim_port/staging/stage_tests.py), and two of its own, for every stage: slim's weight decay, and the moving
 variances moving by the Bessel-corrected batch variance, as slim's fused
 batch norm moves them.
 
@@ -16,7 +16,7 @@ stem's last convolution (n = 2 * 49 * 49), 5e-5 for its first
 
 The tolerance is float32 noise, tied to the network: a batch variance
 carries twice its inputs' relative error, and those are bounded by
-`stage_tests.output_tolerance` (2.9e-4 here), so rtol = 5.7e-4. Measured,
+`MIGRATION.output_scale_tolerance` (2.9e-4 here), so rtol = 5.7e-4. Measured,
 correct stages agree within 6.4e-5 (oneDNN kernels) and 5.2e-5 (Eigen);
 already at the first convolution, Keras's `ops.moments` and TF1's fused
 kernel differ by 3.4e-5 (variances over 18818 values). So the biased
@@ -32,22 +32,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tf1shim
-from tf1shim import checkpoints
 from tf1shim import staging
-from slim_port.staging import network as network_lib
+from slim_port.inception_v1 import migration
 from slim_port.staging import reference
 from slim_port.staging import stage_tests
 from testing.pytest_main import pytest_main
 
-globals().update(stage_tests.test_namespace("inception_v1"))
+globals().update(stage_tests.test_namespace(migration.MIGRATION,
+                                            migration.NETWORK))
 
-NETWORK = network_lib.load("inception_v1")
+MIGRATION, NETWORK = migration.MIGRATION, migration.NETWORK
+NUM_CLASSES = MIGRATION.stage(1).builder_arguments["num_classes"]
 v1 = tf.compat.v1
-
-
-def _random_tool():
-  return tf1shim.DeterministicRandomTestTool(mode="constant")
 
 
 def _with_zero_moving_variances(prefix, out_prefix):
@@ -75,8 +71,8 @@ def zero_variance_training(slim_checkpoint, tmp_path_factory):
   zeroed = _with_zero_moving_variances(
       prefix, str(tmp_path_factory.mktemp("zeroed") / "model.ckpt"))
   _, values = reference.training_forward(
-      NETWORK.slim_model_fn, images, NETWORK.published_num_classes, zeroed,
-      _random_tool())
+      NETWORK.slim_model_fn, images, NUM_CLASSES, zeroed,
+      stage_tests.random_tool())
   return zeroed, {name: value for name, value in values.items()
                   if name.endswith("/moving_variance")}
 
@@ -86,12 +82,9 @@ def test_moving_variance_moves_by_the_unbiased_batch_variance(
     number, slim_checkpoint, zero_variance_training):
   _, images = slim_checkpoint
   zeroed, want = zero_variance_training
-  stage = NETWORK.stage(number)
-  with _random_tool().scope():
-    model = stage.build_model(num_classes=NETWORK.published_num_classes)
-    model(images, training=False)
-    checkpoints.restore_checkpoint(zeroed, model, mapping=stage.tf1_names,
-                                   strict=True)
+  stage = MIGRATION.stage(number)
+  with stage_tests.random_tool().scope():
+    model = stage_tests.restored(MIGRATION, stage, images, zeroed)
     model(images, training=True)
   names = stage.tf1_name_map(model)
   got = {names[staging.variable_name(v)]: v.numpy()
@@ -100,7 +93,7 @@ def test_moving_variance_moves_by_the_unbiased_batch_variance(
   # Relative, elementwise: the values are 3e-4 times batch variances, and
   # the biased variance is off by the same 1 / (n - 1) in every element;
   # float32 noise, twice the activations' bound (see above).
-  rtol = 2 * stage_tests.output_tolerance(zeroed)
+  rtol = 2 * MIGRATION.output_scale_tolerance
   for name, value in want.items():
     np.testing.assert_allclose(got[name], value, rtol=rtol, atol=1e-10,
                                err_msg=name)
@@ -118,11 +111,7 @@ def test_weight_decay_is_slims(number, slim_checkpoint):
              if name.endswith("/weights")]
   want = sum(0.00004 * np.sum(np.square(w, dtype=np.float64)) / 2
              for w in weights)
-  stage = NETWORK.stage(number)
-  model = stage.build_model(num_classes=NETWORK.published_num_classes)
-  model(images, training=False)
-  checkpoints.restore_checkpoint(prefix, model, mapping=stage.tf1_names,
-                                 strict=True)
+  model = stage_tests.restored(MIGRATION, MIGRATION.stage(number), images)
   assert len(model.losses) == len(weights) == 58
   np.testing.assert_allclose(float(sum(model.losses)), want, rtol=1e-5)
 

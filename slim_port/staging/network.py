@@ -9,7 +9,11 @@
       slim_names.rules             the naming table: stage 4's variable paths
                                    -> slim's checkpoint names (data, in the
                                    tf1shim.checkpoints mapping format)
-      stages_test.py               the standard tests (stage_tests.py)
+      migration.py                 MIGRATION: the network as a
+                                   tf1shim.staging migration (migration.py
+                                   here declares it)
+      stages_test.py               the library's standard tests and
+                                   slim's own (stage_tests.py)
 
 Every stage module defines `build_model(num_classes=..., input_size=None)`
 (built on zeros when `input_size` is given), a model called as
@@ -72,10 +76,15 @@ class Network:
     return self.stages[number - 1]
 
 
-def load(name):
+def stage_modules(name):
+  """The network `name`'s stage modules, in order."""
   if name not in NETWORKS:
     raise ValueError("Unknown network %r; the ported networks are: %s." %
                      (name, ", ".join(NETWORKS)))
-  modules = [importlib.import_module("slim_port.%s.%s" % (name, module))
-             for module in STAGE_MODULES]
+  return [importlib.import_module("slim_port.%s.%s" % (name, module))
+          for module in STAGE_MODULES]
+
+
+def load(name):
+  modules = stage_modules(name)
   return Network(name, staging.stages_from_modules(modules), modules[0])

@@ -37,6 +37,12 @@ def batch(size, input_size, num_classes, seed):
   return images.astype(np.float32), rng.randint(0, num_classes, size)
 
 
+def loss(labels, logits):
+  """The data loss: mean softmax cross-entropy over the batch."""
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels, logits))
+
+
 def _model_variables():
   return [v for v in v1.global_variables()
           if not v.name.startswith("global_step")]
@@ -84,21 +90,20 @@ def write_checkpoint(slim_model_fn, batches, num_classes, prefix):
     images = v1.placeholder(tf.float32, (None,) + x0.shape[1:])
     labels = v1.placeholder(tf.int32, (None,))
     logits, _ = slim_model_fn(images, training=True, num_classes=num_classes)
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels, logits))
+    total = loss(labels, logits)
     regularization = v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)
     if regularization:
-      loss += tf.add_n(regularization)
+      total += tf.add_n(regularization)
     with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
       train_op = v1.train.GradientDescentOptimizer(LEARNING_RATE).minimize(
-          loss)
+          total)
     calibrate = calibration_ops()
     saver = v1.train.Saver(_model_variables())
     calibration, _ = batch(CALIBRATION_BATCH, x0.shape[1], num_classes,
                            CALIBRATION_SEED)
     with v1.Session() as sess:
       sess.run(v1.global_variables_initializer())
-      losses = [sess.run([train_op, loss], {images: x, labels: y})[1]
+      losses = [sess.run([train_op, total], {images: x, labels: y})[1]
                 for x, y in batches]
       sess.run(calibrate, {images: calibration})
       saver.save(sess, prefix, write_meta_graph=False, write_state=False)

@@ -21,6 +21,7 @@ the golden TF1 checkpoint; `random_tools` are the tools stages are compared
 under. `test_namespace` needs pytest (not a dependency of tf1shim).
 """
 
+from tf1shim.staging.golden import CheckpointWrittenAtTestTime
 from tf1shim.staging.golden import GoldenCheckpoint
 from tf1shim.staging.golden import GoldenError
 from tf1shim.staging.migration import Migration
@@ -32,7 +33,8 @@ from tf1shim.staging.random_tools import random_tool
 from tf1shim.staging.runfiles import locate
 
 
-def test_namespace(migration):
-  """Fixtures and `TestStage1`..`TestStageN` (see `stage_tests`)."""
+def test_namespace(migration, skip=None):
+  """Fixtures and `TestStage1`..`TestStageN` (see `stage_tests`); `skip`:
+  {standard test name: reason} to skip in every stage."""
   from tf1shim.staging import stage_tests  # pylint: disable=g-import-not-at-top
-  return stage_tests.test_namespace(migration)
+  return stage_tests.test_namespace(migration, skip)

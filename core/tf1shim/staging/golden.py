@@ -8,6 +8,7 @@ write it. Writing is explicit (`write_golden`) and refuses to replace an
 existing golden unless forced: it is the contract every stage must keep.
 """
 
+import atexit
 import dataclasses
 import hashlib
 import json
@@ -40,10 +41,20 @@ def _sha256(path):
 @dataclasses.dataclass(frozen=True)
 class GoldenCheckpoint:
   """A golden folder; `regenerate` says how to rewrite it on purpose (it
-  ends every error message)."""
+  ends every error message). `checkpoint` is the prefix's name in the
+  folder and `extra_files` other files the manifest covers: an Estimator
+  model_dir is `model.ckpt-N` and its `checkpoint` state file."""
   folder: str
   regenerate: str = "Regenerate it on purpose and commit the checkpoint " \
                     "with its manifest."
+  checkpoint: str = CHECKPOINT
+  extra_files: tuple = ()
+
+  @property
+  def files(self):
+    """The files the manifest covers."""
+    return (self.checkpoint + ".index",
+            self.checkpoint + ".data-00000-of-00001") + tuple(self.extra_files)
 
   def verify(self):
     """The manifest; raises GoldenError unless every file matches it."""
@@ -53,7 +64,7 @@ class GoldenCheckpoint:
                         % (self.folder, manifest_path, self.regenerate))
     with open(manifest_path) as f:
       manifest = json.load(f)
-    for name in FILES:
+    for name in self.files:
       path = os.path.join(self.folder, name)
       if not os.path.exists(path):
         raise GoldenError("%s is missing. %s" % (path, self.regenerate))
@@ -66,7 +77,7 @@ class GoldenCheckpoint:
   def prefix(self):
     """The checkpoint's prefix, after checking it against its manifest."""
     self.verify()
-    return os.path.join(self.folder, CHECKPOINT)
+    return os.path.join(self.folder, self.checkpoint)
 
 
 def placeholders_like(inputs):
@@ -132,12 +143,22 @@ def restore(migration, stage, model, inputs, checkpoint_prefix=None):
       mapping=stage.tf1_names, strict=True, ignore=checkpoints.TRAINING_STATE)
 
 
-def write_golden(migration, batches, out_folder, force=False, manifest=None):
+def _train_into(migration, batches, folder):
+  return train_in_tf1_graph(migration, batches,
+                            os.path.join(folder, CHECKPOINT))
+
+
+def write_golden(migration, batches, out_folder, force=False, manifest=None,
+                 train=None):
   """Trains the TF1 model on `batches` in a TF1 graph and writes the golden
   checkpoint and its manifest (`manifest`: extra entries) into
   `out_folder`, atomically (written in a temporary folder, then moved).
-  Returns the manifest."""
-  existing = [n for n in FILES + (MANIFEST,)
+  `train(migration, batches, folder) -> losses` writes the files of
+  `migration.golden` into `folder` (default: `train_in_tf1_graph` into
+  `model.ckpt`). Returns the manifest."""
+  files = migration.golden.files if migration.golden is not None else FILES
+  train = train or _train_into
+  existing = [n for n in files + (MANIFEST,)
               if os.path.exists(os.path.join(out_folder, n))]
   if existing and not force:
     raise GoldenError("%s already has a golden checkpoint (%s). Every stage "
@@ -146,20 +167,45 @@ def write_golden(migration, batches, out_folder, force=False, manifest=None):
   os.makedirs(out_folder, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".golden-", dir=out_folder)
   try:
-    losses = train_in_tf1_graph(migration, batches,
-                                os.path.join(staging, CHECKPOINT))
+    losses = train(migration, batches, staging)
     written = dict(manifest or {})
     written.update({
         "tensorflow": tf.__version__,
         "steps": len(batches),
         "loss_first_last": [losses[0], losses[-1]],
-        "sha256": {n: _sha256(os.path.join(staging, n)) for n in FILES},
+        "sha256": {n: _sha256(os.path.join(staging, n)) for n in files},
     })
     with open(os.path.join(staging, MANIFEST), "w") as f:
       json.dump(written, f, indent=2, sort_keys=True)
       f.write("\n")
-    for name in FILES + (MANIFEST,):
+    for name in files + (MANIFEST,):
       os.replace(os.path.join(staging, name), os.path.join(out_folder, name))
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return written
+
+
+class CheckpointWrittenAtTestTime:
+  """A reference TF1 checkpoint written by TF1 code when a test first asks
+  for it, into a temporary folder removed when the process exits: for
+  models whose checkpoint would be too large to commit (a slim network's
+  hundreds of MiB), written in the test as the golden one would have been.
+
+  `write(prefix)` writes a TF1 `Saver` checkpoint at `prefix` (typically
+  the TF1 model trained a few steps in a TF1 graph). The golden-checkpoint
+  tests take it as `Migration.golden`; there is no manifest to check.
+  """
+
+  def __init__(self, write):
+    self._write = write
+    self._prefix = None
+
+  def prefix(self):
+    """The checkpoint's prefix, written on the first call."""
+    if self._prefix is None:
+      folder = tempfile.mkdtemp(prefix="tf1shim-checkpoint-")
+      atexit.register(shutil.rmtree, folder, ignore_errors=True)
+      prefix = os.path.join(folder, CHECKPOINT)
+      self._write(prefix)
+      self._prefix = prefix
+    return self._prefix

@@ -9,10 +9,13 @@ name -> TF1 name, transforms included) for when its names are not the TF1
 names.
 """
 
+import ast
 import dataclasses
+import functools
 from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
+import tensorflow as tf
 
 import tf1shim
 from tf1shim import checkpoints
@@ -35,10 +38,13 @@ def _specs(variables):
 class Stage:
   """One stage: `build_model() -> model`, called `model(inputs, training=)`.
 
-  `build_model` should be a module-level function: the last stage's tests
-  import it by name in a fresh process (without tf1shim) and through the
-  `tf1shim-ckpt` command line. `rules` is the text of `tf1shim.checkpoints`
-  rules (model name -> TF1 name), empty when the names are the TF1 names.
+  `build_model` should be a module-level function, or a `functools.partial`
+  of one with keyword arguments that are Python literals (numbers, strings,
+  tuples...: `stages_from_modules(..., builder_arguments=)` makes it): the
+  last stage's tests import the function by name in a fresh process
+  (without tf1shim) and through the `tf1shim-ckpt` command line, and call it
+  with those arguments. `rules` is the text of `tf1shim.checkpoints` rules
+  (model name -> TF1 name), empty when the names are the TF1 names.
   """
   number: int
   name: str
@@ -56,8 +62,35 @@ class Stage:
 
   @property
   def import_path(self):
-    """(module, attribute) of `build_model`, to import it elsewhere."""
-    return self.build_model.__module__, self.build_model.__qualname__
+    """(module, attribute) of `build_model`'s function, to import it
+    elsewhere (call it with `builder_arguments`)."""
+    function = getattr(self.build_model, "func", self.build_model)
+    return function.__module__, function.__qualname__
+
+  @property
+  def builder_arguments(self):
+    """The keyword arguments `build_model` binds (a `functools.partial`'s),
+    checked to be literals that a generated `build_model(**{...})` line
+    reproduces in another process."""
+    if not isinstance(self.build_model, functools.partial):
+      return {}
+    if self.build_model.args:
+      raise ValueError(
+          "%s: bind the builder's arguments by keyword "
+          "(functools.partial(build_model, num_classes=10)), not by "
+          "position: %r." % (self.name, self.build_model.args))
+    arguments = dict(self.build_model.keywords)
+    try:
+      literal = ast.literal_eval(repr(arguments)) == arguments
+    except (ValueError, SyntaxError):
+      literal = False
+    if not literal:
+      raise ValueError(
+          "%s: the builder's arguments %r are not Python literals; the "
+          "last stage's tests call the builder in another process and can "
+          "pass only literals (numbers, strings, tuples, dicts)." % (
+              self.name, arguments))
+    return arguments
 
   @property
   def tf1_names(self):
@@ -108,19 +141,28 @@ def template_message(number, name, marker):
 
 
 def stages_from_modules(modules, builder="build_model", rules="TF1_NAMES",
-                        template="TEMPLATE"):
+                        template="TEMPLATE", builder_arguments=None):
   """Stages 1..N from stage modules, in the order given: each module's
   `builder` function, its `rules` text (if it defines one), and whether it
   is still a template (a true `template` attribute: True, or the lesson to
-  follow as a string; its tests are skipped until the line is deleted)."""
+  follow as a string; its tests are skipped until the line is deleted).
+  `builder_arguments`: keyword arguments (literals) every stage's builder
+  is called with, e.g. `{"num_classes": 10}` for a network whose builders
+  take the number of classes: bound with `functools.partial`, so the
+  builder stays importable by name (`Stage.import_path`)."""
   stages = []
   for number, module in enumerate(modules, start=1):
     name = module.__name__.rsplit(".", 1)[-1]
     marker = getattr(module, template, None)
+    build_model = getattr(module, builder)
+    if builder_arguments:
+      build_model = functools.partial(build_model, **builder_arguments)
     stages.append(Stage(
-        number, name, getattr(module, builder), getattr(module, rules, ""),
+        number, name, build_model, getattr(module, rules, ""),
         module.__doc__ or "",
         template_message(number, name, marker) if marker else ""))
+    # Arguments that are not literals fail here, not in the last test.
+    _ = stages[-1].builder_arguments
   return tuple(stages)
 
 
@@ -140,9 +182,26 @@ class Migration:
     loss: `(labels, outputs) -> scalar` data loss written with TF ops (it
       runs in a TF1 graph and eagerly); regularization losses are added.
     golden: the `GoldenCheckpoint` (a TF1 `Saver` checkpoint of the TF1
-      model), or None for no golden-checkpoint tests.
+      model, committed), a `CheckpointWrittenAtTestTime`, or None for no
+      golden-checkpoint tests.
     optimizer: the `tf1shim.comparison.Optimizer` training steps use.
     equivalence_steps: training steps compared stage against stage.
+    tolerances: the `tf1shim.comparison.Tolerances` of every comparison
+      (elementwise; the defaults suit small models: equal math, a few
+      float32 ulps apart).
+    output_scale_tolerance: for deep networks, outputs (both modes, the
+      golden checkpoint's, the exported model's) may also differ by this
+      fraction of the largest |value| of the output they are compared with,
+      and in stage comparisons each gradient by this fraction of its own
+      largest |value|. Why: the stages may run other kernels for the same math (a TF1 graph
+      fuses convolution and batch norm, eager Keras does not; oneDNN or
+      Eigen per CPU), which sum in other orders: a sum of K float32 terms
+      is off by about eps * sqrt(K) of its terms' size, and L layers pass
+      it on, so the noise is eps * sqrt(K) * L of the output's scale, not
+      of each element. 0 (the default): elementwise `tolerances` only.
+    forbidden_in_last_stage: top-level packages the last stage must run
+      without (its fresh-process test fails if any is imported), e.g.
+      ("tf1shim", "tf_slim") for a tf-slim model.
   """
   name: str
   tf1_model_fn: Callable
@@ -153,6 +212,25 @@ class Migration:
   optimizer: Any = dataclasses.field(
       default_factory=lambda: comparison.Optimizer("sgd", learning_rate=0.1))
   equivalence_steps: int = 20
+  tolerances: Any = dataclasses.field(default_factory=comparison.Tolerances)
+  output_scale_tolerance: float = 0.0
+  forbidden_in_last_stage: Tuple[str, ...] = ("tf1shim",)
+
+  def output_tolerances(self, expected):
+    """(rtol, atol) to compare an output with `expected` (see
+    `output_scale_tolerance`)."""
+    leaves = [np.asarray(x, np.float64) for x in tf.nest.flatten(expected)]
+    scale = max((float(np.max(np.abs(x))) for x in leaves if x.size),
+                default=0.0)
+    return (self.tolerances.outputs_rtol,
+            self.tolerances.outputs_atol + self.output_scale_tolerance * scale)
+
+  def comparison_tolerances(self, expected_output):
+    """`tolerances` for a comparison whose reference output (one mode) is
+    `expected_output`: its outputs' atol widened by the scale term."""
+    rtol, atol = self.output_tolerances(expected_output)
+    return dataclasses.replace(self.tolerances, outputs_rtol=rtol,
+                               outputs_atol=atol)
 
   def stage(self, number):
     return self.stages[number - 1]

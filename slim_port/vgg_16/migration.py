@@ -1,0 +1,6 @@
+"""vgg_16 declared once as a `tf1shim.staging` migration (see
+slim_port/staging/migration.py)."""
+
+from slim_port.staging import migration
+
+MIGRATION, NETWORK = migration.declare("vgg_16")
