@@ -20,20 +20,30 @@ module defines `build_model(num_classes=10)`, returning a model called as
 `model(images, training=...) -> logits`; a stage whose variable names are
 not the TF1 names defines `TF1_NAMES` (`tf1shim.checkpoints` rules, model
 name -> TF1 name). An example whose data are not the digits as they are
-passes a `data_transform` to `declare`: `(image, label) -> (image, label)`
+passes a `data_transform` to `declare`: `(image, label) -> (inputs, label)`
 of TF ops, which the input pipeline maps over the examples (rnn's shortened
-sequences).
+sequences; the estimator's dict of features: a model's inputs may be an
+array, or a tuple or dict of arrays).
 """
 
 import dataclasses
 import importlib
 import os
-from typing import Any
+from typing import Any, Optional
 
 from tf1shim import staging
 from examples.curriculum import training
 
-EXAMPLES = ("dense", "conv", "batchnorm", "rnn")
+# The course, in order: adding an example is adding its name here (and its
+# package to the BUILD's EXAMPLES).
+EXAMPLES = ("dense", "conv", "batchnorm", "rnn", "estimator")
+# tf_slim's networks (slim_port/), on the digits at a small input size.
+SLIM_NETWORKS = ("resnet_v1_50", "inception_v1", "vgg_16")
+COURSE = EXAMPLES + SLIM_NETWORKS
+# What `tools/dev main` runs by default: vgg_16 only when asked for (its
+# smallest input is 224x224 and its 138M weights are copied into every row:
+# minutes per step on two cores).
+DEFAULT_COURSE = EXAMPLES + ("resnet_v1_50", "inception_v1")
 # The stage modules of every example, in order (each example's migration.py
 # lists them; the Bazel macro takes the same list as `stages`).
 STAGE_MODULES = ("stage1_functional_v1", "stage2_oo_v1",
@@ -45,12 +55,36 @@ variable_name = staging.variable_name
 
 @dataclasses.dataclass(frozen=True)
 class Example(staging.Migration):
-  """A migration on the digits; `data_transform` as in the docstring."""
+  """A migration on the digits; `data_transform` as in the docstring.
+
+  The rest says how the course (main.py) runs it; the defaults are the
+  small examples': `batch_size` per training step, at most
+  `max_course_steps` steps (None: as many as asked), the loss and accuracy
+  after training on the first `eval_examples` of each split (None: all) in
+  batches of `eval_batch_size`, the lessons in `lessons_folder`/README.md
+  (None: the example's own folder). `compared_in_course`: whether the course
+  runs the stage comparison (its first column) itself. `prepare_initial`:
+  `(initial values by TF1 name, images) -> initial values`, applied to the
+  initial weights every row starts from. `train_loss_last_steps`: when
+  set, the table's train loss is the mean of the training-mode losses of
+  the last that many steps (what the rows' training computed), not the
+  inference-mode loss over the train split (which the slim networks'
+  batch-norm statistics, calibrated before a few steps of training, no
+  longer fit: see slim_course.py).
+  """
   data_transform: Any = None
+  batch_size: int = training.BATCH_SIZE
+  max_course_steps: Optional[int] = None
+  eval_examples: Optional[int] = None
+  eval_batch_size: int = 512
+  lessons_folder: Optional[str] = None
+  compared_in_course: bool = True
+  prepare_initial: Optional[Any] = None
+  train_loss_last_steps: Optional[int] = None
 
   @property
   def folder(self):
-    return os.path.join(EXAMPLES_DIR, self.name)
+    return self.lessons_folder or os.path.join(EXAMPLES_DIR, self.name)
 
 
 def regenerate_hint(name):
@@ -83,8 +117,12 @@ def declare(name, tf1_model_fn, stage_modules, data_transform=None):
 
 
 def load(name):
-  """The example `name` (one of `EXAMPLES`): its package's `MIGRATION`."""
+  """The example `name` (one of `COURSE`): its package's `MIGRATION`, or a
+  slim network as the course runs it."""
+  if name in SLIM_NETWORKS:
+    from examples.curriculum import slim_course  # pylint: disable=g-import-not-at-top
+    return slim_course.load(name)
   if name not in EXAMPLES:
     raise ValueError("Unknown example %r; the examples are: %s." %
-                     (name, ", ".join(EXAMPLES)))
+                     (name, ", ".join(COURSE)))
   return importlib.import_module("examples.%s.migration" % name).MIGRATION

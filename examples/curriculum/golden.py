@@ -14,6 +14,7 @@ manifest together.)
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -36,6 +37,10 @@ def folder(example):
 
 
 def _checkpoint(example):
+  # The example's own prefix and files (an Estimator model_dir's are
+  # `model.ckpt-N` and `checkpoint`), in `folder(example)`.
+  if example.golden is not None:
+    return dataclasses.replace(example.golden, folder=folder(example))
   return staging.GoldenCheckpoint(folder(example),
                                   example_lib.regenerate_hint(example.name))
 
@@ -86,6 +91,11 @@ def main(argv=None):
                       help="replace the existing golden checkpoint")
   args = parser.parse_args(argv)
   example = example_lib.load(args.example)
+  if example.golden.regenerate != example_lib.regenerate_hint(example.name):
+    # Written by its own command (the estimator's: an Estimator model_dir).
+    print("error: %s's golden checkpoint is not written by this command. %s"
+          % (example.name, example.golden.regenerate), file=sys.stderr)
+    return 2
   out_folder = None
   if os.environ.get("BUILD_WORKSPACE_DIRECTORY"):  # under `bazel run`
     out_folder = os.path.join(os.environ["BUILD_WORKSPACE_DIRECTORY"],

@@ -1,13 +1,17 @@
 """The curriculum: every example through its four stages, with a table each.
 
-    tools/dev main                      # all examples, 300 steps each
+    tools/dev main                      # every example, 300 steps each
     tools/dev main --examples dense --steps 100
+    tools/dev main --report /tmp/course --logdir /tmp/course-logs
     bazel run //examples/curriculum:main -- --steps 100
 
-For each example, the TF1 model function trains in a TF1 graph (the
-reference row), then each stage, in Keras 3 with `model.fit`, from the same
-initial weights (drawn under the random tool, copied by TF1 name) and on the
-same shuffled digits batches. Per stage:
+The examples, then tf_slim's resnet_v1_50 and inception_v1 (short runs at
+a small input size, `slim_course.py`; vgg_16 when asked for). For each, the
+TF1 model function trains in a TF1 graph (the reference row), then each
+stage, in Keras 3 with `model.fit`, from the same initial weights (drawn
+under the random tool, copied by TF1 name), on the
+same shuffled digits batches and with the same random numbers at every step
+(dropout masks included: see `course.py`). Per stage:
 
 * max |Δ output| vs stage 1: the largest difference of the logits (inference
   and training mode, dropout masks equal under the random tool) from stage
@@ -15,161 +19,96 @@ same shuffled digits batches. Per stage:
 * Δ regularization loss: the same comparison for the regularization loss;
 * golden checkpoint: loads (strict, by TF1 name) and gives the TF1 graph's
   logits, with the largest difference;
-* train loss (data + regularization, whole train split) after N steps, test
-  accuracy, and milliseconds per training step (median, after warm-up).
+* train loss (data + regularization, whole train split, inference mode)
+  after N steps; for the slim networks the mean training-mode loss of the
+  last steps instead (`Example.train_loss_last_steps`, see slim_course.py),
+  the header says which;
+* max |Δ step loss| vs the TF1 graph: the largest difference, over the N
+  steps, of the loss each step computed (before its update);
+* test accuracy, and milliseconds per training step (median, after warm-up).
 
-Training differs between stages only by dropout masks (the TF1 graph's and
-`model.fit`'s random streams are not the same) and float rounding.
+`--report DIR` writes `DIR/index.html` (one page, images inline, no server)
+and the PNG plots beside it; `--logdir DIR` writes TensorBoard event files,
+one folder per example and row (`tensorboard --logdir DIR`). Neither folder
+may exist: both are written in full, or not at all. A progress bar shows on
+a terminal (tqdm), nothing otherwise. Exits non-zero if a stage diverges.
 """
 
 import argparse
+import contextlib
+import dataclasses
 import os
+import shutil
 import sys
-import time
+import tempfile
+import warnings
+
+# tf_slim calls TF1 layers' `apply` and `updates`, whose deprecation warnings
+# (one per layer and call) would bury the tables too.
+warnings.filterwarnings("ignore", message=r"`layer\.(apply|updates)`")
 
 # TensorFlow's C++ info and warning lines would bury the tables.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tqdm  # pylint: disable=g-import-not-at-top
 
 from tf1shim import comparison
 from tf1shim import staging
+from tf1shim.staging import structures
+from examples.curriculum import course
 from examples.curriculum import example as example_lib
 from examples.curriculum import golden
-from examples.curriculum import training
 from examples.data import pipeline
 
-v1 = tf.compat.v1
 SHUFFLE_SEED = 7
+TF1_ROW = "TF1 graph (reference)"
 
 
-class Progress:
-  """One status line on stderr, rewritten in place on a terminal."""
-
-  def __init__(self, stream=None):
-    self.stream = stream or sys.stderr
-    self.tty = self.stream.isatty()
-    self.last = 0.0
-
-  def show(self, text, final=False):
-    now = time.monotonic()
-    if self.tty:
-      if final or now - self.last > 0.1:
-        self.stream.write("\r\033[K" + text + ("\n" if final else ""))
-        self.stream.flush()
-        self.last = now
-    elif final:
-      self.stream.write(text + "\n")
-      self.stream.flush()
+@dataclasses.dataclass
+class Row:
+  """One row of an example's table."""
+  label: str  # "TF1 graph (reference)" or "2 stage2_oo_v1"
+  cells: tuple  # the table's cells after the label, as printed
+  losses: np.ndarray  # per-step training losses
+  test_accuracy: float
+  stage: staging.Stage = None  # None for the TF1 row
 
 
-class _StepTimer(keras.callbacks.Callback):
-  """Per-batch wall time and a progress line while `fit` runs."""
-
-  def __init__(self, progress, label, steps):
-    super().__init__()
-    self.progress, self.label, self.steps = progress, label, steps
-    self.times = []
-
-  def on_train_batch_begin(self, batch, logs=None):
-    self.start = time.perf_counter()
-
-  def on_train_batch_end(self, batch, logs=None):
-    self.times.append(time.perf_counter() - self.start)
-    self.progress.show("%s: step %d/%d, loss %.4f" % (
-        self.label, batch + 1, self.steps, (logs or {}).get("loss", np.nan)))
+@dataclasses.dataclass
+class ExampleResult:
+  example: example_lib.Example
+  steps: int
+  rows: list
 
 
-def _median_ms(times, warmup=5):
-  times = times[warmup:] if len(times) > warmup * 2 else times
-  return 1000.0 * float(np.median(times))
-
-
-def _whole_split(split, data_dir, dataset, transform):
+def _split(split, example, data_dir, dataset):
+  """The split's first `example.eval_examples` (all when None): (inputs,
+  labels), the inputs of any structure."""
   xs, ys = zip(*pipeline.load(split, 512, dataset=dataset, data_dir=data_dir,
-                              transform=transform))
-  return np.concatenate(xs), np.concatenate(ys)
-
-
-def _initial_values(example, images):
-  """Stage 1's initial weights under the random tool, by TF1 name."""
-  with staging.random_tool().scope():
-    model = example.stage(1).build_model()
-    model(images, training=False)
-  names = example.stage(1).tf1_name_map(model)
-  return {names[example_lib.variable_name(v)]: v.numpy()
-          for v in model.weights}
-
-
-def _train_tf1_graph(example, initial, batches, train, test):
-  """The reference: the TF1 model function, trained in a TF1 graph."""
-  graph = tf.Graph()
-  with graph.as_default():
-    images = v1.placeholder(tf.float32, (None,) + train[0].shape[1:])
-    labels = v1.placeholder(tf.int32, (None,))
-    logits = example.tf1_model_fn(images, training=True)
-    regularization = v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)
-    data_loss = training.loss(labels, logits)
-    loss = data_loss + (tf.add_n(regularization) if regularization else 0.0)
-    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
-      train_op = training.OPTIMIZER.tf1().minimize(loss)
-    model_variables = [v for v in v1.global_variables()
-                       if example_lib.variable_name(v) in initial]
-    with v1.variable_scope("", reuse=True):
-      eval_logits = example.tf1_model_fn(images, training=False)
-    eval_regularization = tf.add_n(regularization) if regularization else 0.0
-    eval_loss = training.loss(labels, eval_logits) + eval_regularization
-    accuracy = tf.reduce_mean(tf.cast(tf.equal(
-        tf.argmax(eval_logits, 1, output_type=tf.int32), labels), tf.float32))
-    assign_initial = [v.assign(initial[example_lib.variable_name(v)])
-                      for v in model_variables]
-  with v1.Session(graph=graph) as sess:
-    sess.run(v1.global_variables_initializer())
-    sess.run(assign_initial)
-    times = []
-    for x, y in batches:
-      start = time.perf_counter()
-      sess.run(train_op, {images: x, labels: y})
-      times.append(time.perf_counter() - start)
-    train_loss = sess.run(eval_loss, {images: train[0], labels: train[1]})
-    test_accuracy = sess.run(accuracy, {images: test[0], labels: test[1]})
-  return float(train_loss), float(test_accuracy), _median_ms(times)
-
-
-def _train_stage(stage, initial, batches, train, test, progress, label):
-  model = stage.build_model()
-  model(batches[0][0], training=False)
-  stage.assign_tf1_values(model, initial)  # through its rules' transforms
-  model.compile(
-      optimizer=keras.optimizers.SGD(training.LEARNING_RATE),
-      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-      metrics=["accuracy"])
-  timer = _StepTimer(progress, label, len(batches))
-  data = tf.data.Dataset.from_tensor_slices(
-      (np.stack([x for x, _ in batches]), np.stack([y for _, y in batches])))
-  model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
-  train_loss = model.evaluate(*train, batch_size=512, verbose=0,
-                              return_dict=True)["loss"]
-  test_accuracy = model.evaluate(*test, batch_size=512, verbose=0,
-                                 return_dict=True)["accuracy"]
-  return float(train_loss), float(test_accuracy), _median_ms(timer.times)
+                              transform=example.data_transform))
+  count = example.eval_examples
+  return (course.sliced(course.concatenated(xs), 0, count),
+          np.concatenate(ys)[:count])
 
 
 def _equivalence(example, stage, batches):
   """(max |Δ output|, Δ regularization) of `stage` against stage 1 (stage
-  1: against its TF1 graph), weights copied, under the random tool."""
+  1: against its TF1 graph), weights copied, under the random tool. Inputs
+  other than one array go through the comparison packed in one array."""
+  batches, tf1_model_fn, (build_stage_1, build) = structures.packed(
+      batches, example.tf1_model_fn,
+      [example.stage(1).build_model, stage.build_model])
   if stage.number == 1:
-    reference, copy = comparison.tf1_graph(example.tf1_model_fn), False
+    reference, copy = comparison.tf1_graph(tf1_model_fn), False
     mapping, random_tool = None, staging.random_tool
   else:
-    reference, copy = example.stage(1).build_model, True
+    reference, copy = build_stage_1, True
     mapping = stage.tf1_names
     random_tool = staging.copied_weights_random_tool
   report = comparison.compare_stages(
-      reference, stage.build_model, batches, training.loss,
-      optimizer=training.OPTIMIZER, mapping=mapping,
+      reference, build, batches, example.loss,
+      optimizer=example.optimizer, mapping=mapping,
       random_tool=random_tool, copy_weights=copy)
   outputs = max(c.max_abs_error for c in report.checks
                 if c.quantity.startswith("output"))
@@ -187,62 +126,156 @@ def _golden(example, stage, images, expected):
                                                difference)
 
 
-def run_example(name, steps, data_dir, dataset, progress):
-  """Trains and compares every stage of one example; returns table rows."""
+@contextlib.contextmanager
+def _progress(label, steps):
+  """A tqdm bar on a terminal (stderr), nothing otherwise; yields
+  `on_step(step, loss)`."""
+  bar = tqdm.tqdm(total=steps, desc=label, unit="step", leave=False,
+                  disable=None, file=sys.stderr)
+
+  def on_step(step, loss):
+    bar.set_postfix_str("loss %.4f" % loss, refresh=False)
+    bar.update(1)
+
+  try:
+    yield on_step
+  finally:
+    bar.close()
+
+
+def _train_loss(example, training):
+  """The train loss cell (see `header`)."""
+  last = example.train_loss_last_steps
+  if last:
+    return "%.4f" % float(np.mean(training.losses[-last:].astype(np.float64)))
+  return "%.4f" % training.train_loss
+
+
+def _max_step_difference(losses, reference):
+  return float(np.max(np.abs(losses.astype(np.float64) - reference)))
+
+
+def run_example(name, steps, data_dir=None, dataset="sklearn_digits"):
+  """Trains and compares every stage of one example: an `ExampleResult`."""
   example = example_lib.load(name)
-  transform = example.data_transform
-  batches = pipeline.numpy_batches("train", steps, training.BATCH_SIZE,
-                                   dataset=dataset, data_dir=data_dir,
-                                   shuffle_seed=SHUFFLE_SEED,
-                                   transform=transform)
-  train = _whole_split("train", data_dir, dataset, transform)
-  test = _whole_split("test", data_dir, dataset, transform)
-  equivalence_batches = training.equivalence_batches(data_dir, transform)
-  initial = _initial_values(example, batches[0][0])
-  golden_images = training.test_batch(data_dir, transform)[0]
-  golden_logits = golden.tf1_graph_logits(example, golden_images,
-                                          golden.prefix(example))
-  progress.show("[%s] TF1 graph: training %d steps" % (name, steps))
-  loss, accuracy, ms = _train_tf1_graph(example, initial, batches, train,
-                                        test)
-  rows = [("TF1 graph (reference)", "-", "-", "(wrote it)",
-           "%.4f" % loss, "%.3f" % accuracy, "%.2f" % ms)]
+  steps = min(steps, example.max_course_steps or steps)
+  batches = course.numpy_batches("train", steps, example.batch_size,
+                                 dataset=dataset, data_dir=data_dir,
+                                 shuffle_seed=SHUFFLE_SEED,
+                                 transform=example.data_transform)
+  # The last steps' training-mode losses stand for the train loss, or the
+  # whole train split is evaluated after training.
+  train = (None if example.train_loss_last_steps else
+           _split("train", example, data_dir, dataset))
+  test = _split("test", example, data_dir, dataset)
+  if example.compared_in_course:
+    equivalence_batches = example.equivalence_batches(data_dir)
+  initial = course.initial_values(example, batches[0][0])
+  if example.prepare_initial:
+    initial = example.prepare_initial(initial, batches[0][0])
+  if example.golden is not None:
+    golden_images = example.test_batch(data_dir)[0]
+    golden_logits = golden.tf1_graph_logits(example, golden_images,
+                                            golden.prefix(example))
+  with _progress("[%s] TF1 graph" % name, steps) as on_step:
+    reference = course.train_tf1_graph(example, initial, batches, train,
+                                       test, on_step)
+  rows = [Row(TF1_ROW, ("-", "-", "(wrote it)" if example.golden else "-",
+                        _train_loss(example, reference), "-",
+                        "%.3f" % reference.test_accuracy,
+                        "%.2f" % reference.ms_per_step),
+              reference.losses, reference.test_accuracy)]
   for stage in example.stages:
-    label = "[%s] stage %d/4 %s" % (name, stage.number, stage.name)
-    progress.show(label + ": comparing")
-    outputs, regularization, ok = _equivalence(example, stage,
-                                               equivalence_batches)
-    loads = _golden(example, stage, golden_images, golden_logits)
-    loss, accuracy, ms = _train_stage(stage, initial, batches, train, test,
-                                      progress, label)
-    progress.show("%s: done" % label, final=True)
-    rows.append(("%d %s" % (stage.number, stage.name),
-                 "%.1e%s" % (outputs, "" if ok else " (DIVERGED)"),
-                 "%.1e" % regularization, loads, "%.4f" % loss,
-                 "%.3f" % accuracy, "%.2f" % ms))
-  return rows
+    label = "[%s] stage %d/%d %s" % (name, stage.number, len(example.stages),
+                                    stage.name)
+    if example.compared_in_course:
+      outputs, regularization, ok = _equivalence(example, stage,
+                                                 equivalence_batches)
+      compared = ("%.1e%s" % (outputs, "" if ok else " (DIVERGED)"),
+                  "%.1e" % regularization)
+    else:
+      compared = ("-", "-")
+    loads = ("-" if example.golden is None else
+             _golden(example, stage, golden_images, golden_logits))
+    with _progress(label, steps) as on_step:
+      result = course.train_stage(stage, initial, batches, train, test,
+                                  on_step, example.eval_batch_size,
+                                  example.optimizer)
+    rows.append(Row(
+        "%d %s" % (stage.number, stage.name),
+        compared + (loads, _train_loss(example, result),
+         "%.1e" % _max_step_difference(result.losses, reference.losses),
+         "%.3f" % result.test_accuracy, "%.2f" % result.ms_per_step),
+        result.losses, result.test_accuracy, stage))
+  return ExampleResult(example, steps, rows)
 
 
 # Markdown tables: a literal "|" in a cell is written "\\|".
 HEADER = ("stage", "max \\|Δ output\\| vs stage 1", "Δ regularization loss",
           "golden TF1 checkpoint loads", "train loss after %d steps",
-          "test accuracy", "ms / train step")
+          "max \\|Δ step loss\\| vs TF1 graph", "test accuracy",
+          "ms / train step")
+TRAIN_LOSS_COLUMN = 4
 
 
-def format_table(rows, steps):
-  header = [h % steps if "%d" in h else h for h in HEADER]
-  lines = ["| " + " | ".join(header) + " |",
-           "|" + "---|" * len(header)]
-  lines += ["| " + " | ".join(row) + " |" for row in rows]
+def header(result):
+  """The table's header for `result` (an `ExampleResult`): its train loss
+  column says which loss it holds."""
+  cells = list(HEADER)
+  last = result.example.train_loss_last_steps
+  if last:
+    first = max(result.steps - last + 1, 1)
+    cells[TRAIN_LOSS_COLUMN] = (
+        "train loss, training mode, mean of steps %d-%d" %
+        (first, result.steps))
+  else:
+    cells[TRAIN_LOSS_COLUMN] %= result.steps
+  return cells
+
+
+def format_table(result):
+  lines = ["| " + " | ".join(header(result)) + " |",
+           "|" + "---|" * len(HEADER)]
+  lines += ["| " + " | ".join((row.label,) + row.cells) + " |"
+            for row in result.rows]
   return "\n".join(lines)
+
+
+class OutputFolderError(ValueError):
+  """An output folder that exists already."""
+
+
+class _NewFolder:
+  """A folder that appears whole at `path`, or not at all: written in a
+  temporary sibling, renamed into place by `commit()`."""
+
+  def __init__(self, path, what):
+    self.path = os.path.abspath(path)
+    if os.path.exists(self.path):
+      raise OutputFolderError(
+          "%s folder %s exists; choose a new folder or remove it." %
+          (what, path))
+    parent = os.path.dirname(self.path)
+    os.makedirs(parent, exist_ok=True)
+    self.partial = tempfile.mkdtemp(
+        prefix="." + os.path.basename(self.path) + ".partial-", dir=parent)
+
+  def commit(self):
+    os.rename(self.partial, self.path)
+
+  def discard(self):
+    shutil.rmtree(self.partial, ignore_errors=True)
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
       description="Run every example through its four migration stages.",
-      epilog="Example: tools/dev main --examples dense conv --steps 300")
-  parser.add_argument("--examples", nargs="+", choices=example_lib.EXAMPLES,
-                      default=list(example_lib.EXAMPLES))
+      epilog="Example: tools/dev main --examples dense conv --steps 300 "
+             "--report /tmp/course")
+  parser.add_argument("--examples", nargs="+", choices=example_lib.COURSE,
+                      default=list(example_lib.DEFAULT_COURSE),
+                      help="default: %s" %
+                      " ".join(example_lib.DEFAULT_COURSE))
   parser.add_argument("--steps", type=int, default=300,
                       help="training steps per stage (default 300)")
   parser.add_argument("--dataset", choices=pipeline.DATASETS,
@@ -251,17 +284,44 @@ def main(argv=None):
   parser.add_argument("--data-dir", default=None,
                       help="TFDS data folder (default: %s)" %
                       pipeline.default_data_dir())
+  parser.add_argument("--report", metavar="DIR", default=None,
+                      help="write an HTML report with plots to DIR (new)")
+  parser.add_argument("--logdir", metavar="DIR", default=None,
+                      help="write TensorBoard event files to DIR (new)")
   args = parser.parse_args(argv)
   if args.steps < 1:
     parser.error("--steps must be at least 1")
-  progress = Progress()
-  failed = False
-  for name in args.examples:
-    rows = run_example(name, args.steps, args.data_dir, args.dataset,
-                       progress)
-    failed |= any("DIVERGED" in row[1] for row in rows)
-    print("\n### %s\n\n%s\n" % (name, format_table(rows, args.steps)),
-          flush=True)
+  outputs = {}
+  try:
+    if args.report:
+      outputs["report"] = _NewFolder(args.report, "--report")
+    if args.logdir:
+      outputs["logdir"] = _NewFolder(args.logdir, "--logdir")
+  except OutputFolderError as e:
+    for folder in outputs.values():
+      folder.discard()
+    parser.exit(2, "main: %s\n" % e)
+  try:
+    results, failed = [], False
+    for name in args.examples:
+      result = run_example(name, args.steps, args.data_dir, args.dataset)
+      results.append(result)
+      failed |= any("DIVERGED" in row.cells[0] for row in result.rows)
+      print("\n### %s\n\n%s\n" % (name, format_table(result)), flush=True)
+    if "logdir" in outputs:
+      from examples.curriculum import event_files  # pylint: disable=g-import-not-at-top
+      event_files.write(outputs["logdir"].partial, results)
+    if "report" in outputs:
+      from examples.curriculum import report  # pylint: disable=g-import-not-at-top
+      report.write(outputs["report"].partial, results, header,
+                   " ".join(["tools/dev main"] + list(argv or sys.argv[1:])))
+  except BaseException:
+    for folder in outputs.values():
+      folder.discard()
+    raise
+  for kind, folder in outputs.items():
+    folder.commit()
+    print("%s: %s" % (kind, folder.path), file=sys.stderr)
   return 1 if failed else 0
 
 
