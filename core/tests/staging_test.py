@@ -375,5 +375,41 @@ def test_skipped_standard_tests_say_why_and_only_for_their_migration(project):
     staging.test_namespace(migration, skip={"test_equals_stag1": "typo"})
 
 
+def test_batch_norm_calibration_sets_moving_statistics_to_the_batchs():
+  """TF1's update with decay 0 (numpy: the batch mean and the
+  Bessel-corrected variance the fused kernel reports); a moving statistic
+  without an update is an error."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.training import moving_averages  # pylint: disable=g-import-not-at-top
+  v1 = tf.compat.v1
+  rng = np.random.RandomState(0)
+  x = rng.normal(2.0, 3.0, (4, 3, 3, 2)).astype(np.float32)
+  with tf.Graph().as_default():
+    inputs = v1.placeholder(tf.float32, x.shape)
+    mean_var = v1.get_variable("bn/moving_mean", [2],
+                               initializer=v1.zeros_initializer())
+    variance_var = v1.get_variable("bn/moving_variance", [2],
+                                   initializer=v1.ones_initializer())
+    _, mean, variance = v1.nn.fused_batch_norm(
+        inputs, tf.ones([2]), tf.zeros([2]), is_training=True)
+    for variable, value in ((mean_var, mean), (variance_var, variance)):
+      v1.add_to_collection(v1.GraphKeys.UPDATE_OPS,
+                           moving_averages.assign_moving_average(
+                               variable, value, 0.997, zero_debias=False))
+    calibrate = staging.batch_norm_calibration_ops()
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      sess.run(calibrate, {inputs: x})
+      got_mean, got_variance = sess.run([mean_var, variance_var])
+    v1.get_variable("other/moving_mean", [2])  # no update feeds it
+    with pytest.raises(ValueError, match="3 moving statistics, 2 calibrated"):
+      staging.batch_norm_calibration_ops()
+  flat = x.reshape(-1, 2).astype(np.float64)
+  # Values O(1) to O(10) over 36 per channel: float32 rounding.
+  np.testing.assert_allclose(got_mean, flat.mean(axis=0), rtol=1e-5)
+  np.testing.assert_allclose(got_variance, flat.var(axis=0, ddof=1),
+                             rtol=1e-5)
+
+
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))

@@ -10,9 +10,15 @@ They have no golden checkpoint (`slim_port`'s tests write theirs), and the
 stage comparison is `slim_port`'s tests' (with tolerances tied to each
 network's scale), not the course's.
 
+The course takes each network as `slim_port/<network>/migration.py`
+declares it, a `tf1shim.staging.Migration` (its stages, with builders bound
+to ten classes, and its TF1 model function), found by module name: the
+curriculum imports nothing of `slim_port`, the two wings share only the
+library.
+
 Batch-norm statistics: the rows start from stage 1's initial weights with
 the moving statistics calibrated on the first batch (TF1's own update with
-decay 0, `slim_port.staging.reference.calibration_ops`). A few steps at
+decay 0, `tf1shim.staging.batch_norm_calibration_ops`). A few steps at
 slim's decay (0.997) would leave them at mean 0, variance 1, and in
 inference resnet_v1_50's activations grow to 1e18 (measured): calibrated,
 the loss after training is that of a network, not an overflow.
@@ -28,17 +34,16 @@ average 5.1 and 2.5 (examples/README.md).
 """
 
 import dataclasses
-import functools
+import importlib
+import os
 
 import tensorflow as tf
 
-from slim_port.staging import network as network_lib
-from slim_port.staging import reference
 from tf1shim import comparison
+from tf1shim import staging
 from examples.curriculum import example as example_lib
 from examples.curriculum import training
 
-NUM_CLASSES = 10
 # The examples' SGD at 0.1 (and slim's reference's 0.01) throw these large
 # networks, untrained, out of their calibrated statistics within a few steps
 # (resnet_v1_50's loss rose from 6.5 to 13 in 4 steps at 0.01): smaller steps.
@@ -84,7 +89,7 @@ def _calibrated(tf1_model_fn):
       variables = {v.op.name: v for v in v1.global_variables()}
       assign = [variables[name].assign(value)
                 for name, value in initial.items()]
-      calibrate = reference.calibration_ops()
+      calibrate = staging.batch_norm_calibration_ops()
       moving = {name: v for name, v in variables.items()
                 if "moving_" in name}
       with v1.Session() as sess:
@@ -94,18 +99,21 @@ def _calibrated(tf1_model_fn):
   return prepare
 
 
+def _declared_migration(name):
+  """(the network's `tf1shim.staging.Migration`, its folder), from
+  `slim_port/<name>/migration.py`."""
+  module = importlib.import_module("slim_port.%s.migration" % name)
+  return module.MIGRATION, os.path.dirname(os.path.abspath(module.__file__))
+
+
 def load(name):
   """The slim network `name` as a course example (`example.Example`)."""
-  network = network_lib.load(name)
+  migration, folder = _declared_migration(name)
   setting = SETTINGS[name]
   transform = _to_network_input(setting.input_size)
-  stages = tuple(dataclasses.replace(
-      stage, build_model=functools.partial(stage.build_model,
-                                           num_classes=NUM_CLASSES))
-                 for stage in network.stages)
-
-  def tf1_model_fn(images, training=False):
-    return network.slim_model_fn(images, training, NUM_CLASSES)[0]
+  # Its builders are bound to its number of classes: the course's.
+  stages = migration.stages
+  tf1_model_fn = migration.tf1_model_fn
 
   def sample_batches(split, count, data_dir=None):
     from examples.data import pipeline  # pylint: disable=g-import-not-at-top
@@ -118,6 +126,6 @@ def load(name):
       optimizer=OPTIMIZER, equivalence_steps=2,
       data_transform=transform, batch_size=setting.batch_size,
       max_course_steps=setting.steps, eval_examples=setting.eval_examples,
-      eval_batch_size=setting.batch_size, lessons_folder=network.folder,
+      eval_batch_size=setting.batch_size, lessons_folder=folder,
       compared_in_course=False, prepare_initial=_calibrated(tf1_model_fn),
       train_loss_last_steps=TRAIN_LOSS_LAST_STEPS)

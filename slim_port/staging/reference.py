@@ -14,13 +14,16 @@ between CPU kernels. Calibrated, inference normalizes as a trained network
 does and activations stay O(1). The calibration is TF1's own update with
 decay 0: each moving statistic becomes the batch statistic the graph's
 fused batch norm computes in training mode (the value its UPDATE_OPS move
-the average towards, Bessel-corrected variance included).
+the average towards, Bessel-corrected variance included):
+`tf1shim.staging.batch_norm_calibration_ops`.
 `inference` and `training_forward` restore it into fresh TF1 graphs and
 give what every stage must reproduce.
 """
 
 import numpy as np
 import tensorflow as tf
+
+from tf1shim import staging
 
 v1 = tf.compat.v1
 LEARNING_RATE = 0.01
@@ -48,40 +51,6 @@ def _model_variables():
           if not v.name.startswith("global_step")]
 
 
-def _batch_statistic(update):
-  """The fused batch norm's batch statistic that an UPDATE_OPS op moves its
-  moving average towards (output 1: mean, 2: variance)."""
-  stack, seen = list(update.inputs[1:]), set()
-  while stack:
-    tensor = stack.pop()
-    if tensor.name in seen:
-      continue
-    seen.add(tensor.name)
-    if tensor.op.type.startswith("FusedBatchNorm"):
-      if tensor.value_index in (1, 2):
-        return tensor
-      continue
-    stack.extend(tensor.op.inputs)
-  raise ValueError("No fused batch-norm statistic feeds %s." % update.name)
-
-
-def calibration_ops():
-  """In a graph built in training mode: one op that sets every batch-norm
-  moving statistic to the batch's (UPDATE_OPS with decay 0)."""
-  assigns = []
-  by_handle = {v.handle.name: v for v in v1.global_variables()
-               if hasattr(v, "handle")}
-  for update in v1.get_collection(v1.GraphKeys.UPDATE_OPS):
-    update = getattr(update, "op", update)
-    variable = by_handle[update.inputs[0].name]
-    assigns.append(variable.assign(_batch_statistic(update)))
-  moving = [v for v in v1.global_variables() if "moving_" in v.op.name]
-  if len(assigns) != len(moving):
-    raise ValueError("%d moving statistics, %d calibrated." % (
-        len(moving), len(assigns)))
-  return tf.group(*assigns)
-
-
 def write_checkpoint(slim_model_fn, batches, num_classes, prefix):
   """Trains one step per batch in a TF1 graph, calibrates the batch-norm
   moving statistics on a batch of data, then saves; returns losses."""
@@ -97,7 +66,7 @@ def write_checkpoint(slim_model_fn, batches, num_classes, prefix):
     with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
       train_op = v1.train.GradientDescentOptimizer(LEARNING_RATE).minimize(
           total)
-    calibrate = calibration_ops()
+    calibrate = staging.batch_norm_calibration_ops()
     saver = v1.train.Saver(_model_variables())
     calibration, _ = batch(CALIBRATION_BATCH, x0.shape[1], num_classes,
                            CALIBRATION_SEED)

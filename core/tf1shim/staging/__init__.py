@@ -21,6 +21,7 @@ the golden TF1 checkpoint; `random_tools` are the tools stages are compared
 under. `test_namespace` needs pytest (not a dependency of tf1shim).
 """
 
+from tf1shim.staging.calibration import batch_norm_calibration_ops
 from tf1shim.staging.golden import CheckpointWrittenAtTestTime
 from tf1shim.staging.golden import GoldenCheckpoint
 from tf1shim.staging.golden import GoldenError
