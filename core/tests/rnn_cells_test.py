@@ -87,6 +87,14 @@ def lstm_peepholes_projection_clipping(x):
                            dtype=tf.float32)
 
 
+def lstm_peepholes_fused(x):
+  """Peepholes without a projection or clipping: tf1shim runs this step on
+  TensorFlow's fused LSTM kernel (tf1shim/rnn/lstm_kernel.py)."""
+  cell = _cells().LSTMCell(6, use_peepholes=True, forget_bias=0.7)
+  return v1.nn.dynamic_rnn(cell, x, sequence_length=LENGTHS,
+                           dtype=tf.float32)
+
+
 def concatenated_states(x):
   cells = _cells()
   stack = cells.MultiRNNCell(
@@ -214,7 +222,7 @@ SCENARIOS = {f.__name__: f for f in (
     lstm_dynamic_sequence_length, basic_lstm_dynamic,
     gru_dynamic_sequence_length, basic_rnn_initial_state,
     multi_lstm_dropout_keep_one, lstm_peepholes_projection_clipping,
-    concatenated_states, static_rnn_sequence_length, bidirectional_dynamic,
+    lstm_peepholes_fused, concatenated_states, static_rnn_sequence_length, bidirectional_dynamic,
     static_bidirectional, raw_rnn_sequence_length,
     residual_and_device_wrappers, scopes_and_compat_v1_spelling)}
 
@@ -529,80 +537,125 @@ def test_dropout_in_decorated_layer_draws_the_reference_masks(reference):
 # --- Installation and errors -------------------------------------------------
 
 
-def test_shim_lstm_train_step_graph_is_the_tf1_codes_own():
-  """Under tf.function the shim adds no op to TF1's LSTM.
-
-  The train step of `LSTMCell` + `dynamic_rnn` in a decorated layer traces
-  to the same ops (top level, loop body and its gradient) as the same TF1
-  computation on plain `tf.Variable`s without the shim, so the benchmark's
-  gap to `keras.layers.LSTM` is TF1's graph (README: benchmarks).
-  """
+def _train_step_op_counts(model, weights, x):
+  """Op types of a tf.function train step: top level, loop body, gradient."""
   import collections  # pylint: disable=g-import-not-at-top
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(tf.square(model(x)))
+    return tape.gradient(loss, weights())
+
+  graph = step.get_concrete_function().graph
+  counts = {"top": collections.Counter(o.type for o in graph.get_operations())}
+  for f in graph.as_graph_def().library.function:
+    kind = ("grad" if "grad" in f.signature.name else "body"
+            if "body" in f.signature.name else "cond")
+    counts.setdefault(kind, collections.Counter()).update(
+        n.op for n in f.node_def)
+  return counts
+
+
+def test_shim_lstm_train_step_runs_the_fused_kernel():
+  """Under tf.function a TF1 LSTM step is TensorFlow's fused LSTM op.
+
+  The train step of `LSTMCell` + `dynamic_rnn` in a decorated layer runs
+  `LSTMBlockCell` in the loop body and `LSTMBlockCellGrad` in its gradient,
+  with none of TF1's per-step gate ops (which TF1's own cells run: the
+  control below). The values are TF1's: the scenarios above compare them
+  with TF1's own cells.
+  """
   import keras  # pylint: disable=g-import-not-at-top
   import tf1shim  # pylint: disable=g-import-not-at-top
-  v1 = tf.compat.v1
-  units, depth = 6, 5
-  x = tf.constant(np.random.RandomState(0).randn(3, 4, depth), tf.float32)
+  x = tf.constant(np.random.RandomState(0).randn(3, 4, 5), tf.float32)
 
-  class ShimLSTM(keras.layers.Layer):
+  def shim_lstm(**cell_kwargs):
+    class ShimLSTM(keras.layers.Layer):
 
-    @tf1shim.track_tf1_style_variables
-    def call(self, inputs):
-      cell = tf1shim.rnn.LSTMCell(units)
-      outputs, _ = v1.nn.dynamic_rnn(cell, inputs, dtype=tf.float32)
-      return outputs[:, -1]
+      @tf1shim.track_tf1_style_variables
+      def call(self, inputs):
+        cell = tf1shim.rnn.LSTMCell(6, **cell_kwargs)
+        outputs, _ = v1.nn.dynamic_rnn(cell, inputs, dtype=tf.float32)
+        return outputs[:, -1]
 
-  class PlainCell(tf.Module):
-    """TF1 LSTMCell's math on plain variables."""
+    layer = ShimLSTM()
+    layer(x)
+    return _train_step_op_counts(layer, lambda: layer.trainable_weights, x)
 
-    def __init__(self):
-      super().__init__()
-      self.kernel = tf.Variable(tf.zeros([depth + units, 4 * units]))
-      self.bias = tf.Variable(tf.zeros([4 * units]))
-      self.state_size, self.output_size = (units, units), units
+  fused = shim_lstm()
+  assert fused["body"]["LSTMBlockCell"] >= 1, fused["body"]
+  assert fused["grad"]["LSTMBlockCellGrad"] >= 1, fused["grad"]
+  for gate_op in ("Sigmoid", "Tanh", "Split"):
+    assert gate_op not in fused["body"], (gate_op, fused["body"])
+  for gate_op in ("SigmoidGrad", "TanhGrad"):
+    assert gate_op not in fused["grad"], (gate_op, fused["grad"])
+  # Control: with a projection the step is TF1's ops, and the asserts above
+  # would fail.
+  projected = shim_lstm(num_proj=4)
+  assert "LSTMBlockCell" not in projected["body"]
+  assert projected["body"]["Sigmoid"] and projected["grad"]["SigmoidGrad"]
 
-    def zero_state(self, batch, dtype):
-      return (tf.zeros([batch, units], dtype),
-              tf.zeros([batch, units], dtype))
 
-    def __call__(self, inputs, state, scope=None):
-      c, h = state
-      gates = tf.nn.bias_add(
-          tf.matmul(tf.concat([inputs, h], 1), self.kernel), self.bias)
-      i, j, f, o = tf.split(gates, 4, axis=1)
-      c = tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(j)
-      h = tf.sigmoid(o) * tf.tanh(c)
-      return h, (c, h)
-
-  plain_cell = PlainCell()
-
-  def plain(inputs):
-    outputs, _ = v1.nn.dynamic_rnn(plain_cell, inputs, dtype=tf.float32)
-    return outputs[:, -1]
-
-  def op_counts(model, weights):
-    @tf.function
-    def step():
-      with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(tf.square(model(x)))
-      return tape.gradient(loss, weights())
-
-    graph = step.get_concrete_function().graph
-    counts = {"top": collections.Counter(
-        o.type for o in graph.get_operations())}
+@pytest.mark.parametrize("make, dtype", [
+    (lambda c: c.LSTMCell(4, num_proj=3), tf.float32),
+    (lambda c: c.LSTMCell(4, cell_clip=0.4), tf.float32),
+    (lambda c: c.LSTMCell(4, forget_bias=tf.constant(0.5)), tf.float32),
+    (lambda c: c.LSTMCell(4, activation=tf.nn.relu), tf.float32),
+    (lambda c: c.BasicLSTMCell(4, activation=tf.nn.softsign), tf.float32),
+    (lambda c: c.LSTMCell(4), tf.float64),
+])
+def test_lstm_runs_tf1_ops_where_the_fused_kernel_differs(make, dtype):
+  """A projection, cell clipping (the kernel's gradient ignores the clip),
+  a forget_bias tensor, another activation or a float64 step run TF1's
+  ops."""
+  with tf.Graph().as_default() as graph:
+    cell = make(v1.nn.rnn_cell)
+    v1.nn.dynamic_rnn(cell, tf.zeros([2, 3, 5], dtype), dtype=dtype)
+    op_types = {op.type for op in graph.get_operations()}
     for f in graph.as_graph_def().library.function:
-      kind = ("grad" if "grad" in f.signature.name else "body"
-              if "body" in f.signature.name else "cond")
-      counts.setdefault(kind, collections.Counter()).update(
-          n.op for n in f.node_def)
-    return counts
+      op_types.update(n.op for n in f.node_def)
+  assert "LSTMBlockCell" not in op_types
+  assert "MatMul" in op_types
 
-  shim = ShimLSTM()
-  shim(x)
-  shim_counts = op_counts(shim, lambda: shim.trainable_weights)
-  plain_counts = op_counts(plain, lambda: [plain_cell.kernel,
-                                           plain_cell.bias])
-  assert shim_counts == plain_counts
+
+def test_fused_step_gradient_equals_tf1_ops_gradient():
+  """The registered LSTMBlockCell gradient against autodiff of TF1's ops.
+
+  float32 with O(1) values, peepholes on; rtol 1e-5 / atol 1e-6 allow a few
+  ulps for the kernel's other summation order (as for the outputs).
+  """
+  from tf1shim.rnn import lstm_kernel  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(3)
+  batch, depth, units = 4, 5, 3
+  values = [tf.constant(rng.uniform(-1, 1, shape).astype(np.float32))
+            for shape in ([batch, depth], [batch, units], [batch, units],
+                          [depth + units, 4 * units], [4 * units],
+                          [units], [units], [units])]
+  weights = [tf.constant(rng.uniform(-1, 1, [batch, units]).astype(
+      np.float32)) for _ in range(2)]
+
+  def tf1_ops(x, c, h, w, b, w_i, w_f, w_o):
+    i, j, f, o = tf.split(tf.matmul(tf.concat([x, h], 1), w) + b, 4, axis=1)
+    c = (tf.sigmoid(f + 0.7 + w_f * c) * c +
+         tf.sigmoid(i + w_i * c) * tf.tanh(j))
+    return c, tf.sigmoid(o + w_o * c) * tf.tanh(c)
+
+  def fused(x, c, h, w, b, w_i, w_f, w_o):
+    return lstm_kernel.fused_step(x, c, h, w, b, 0.7, (w_i, w_f, w_o))
+
+  results = []
+  for step in (tf1_ops, fused):
+    with tf.GradientTape() as tape:
+      tape.watch(values)
+      c, h = step(*values)
+      loss = tf.reduce_sum(c * weights[0]) + tf.reduce_sum(h * weights[1])
+    results.append([c, h] + tape.gradient(loss, values))
+  names = ["c", "h", "x", "c_prev", "h_prev", "kernel", "bias", "w_i_diag",
+           "w_f_diag", "w_o_diag"]
+  for name, expected, actual in zip(names, *results):
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6,
+                               err_msg=name)
 
 
 def test_every_spelling_of_rnn_cell_reaches_tf1shim():

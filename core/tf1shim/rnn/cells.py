@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tf1shim.layers import utils
 from tf1shim.rnn import base
+from tf1shim.rnn import lstm_kernel
 
 _KERNEL = "kernel"
 _BIAS = "bias"
@@ -159,14 +160,20 @@ class BasicLSTMCell(base.RNNCell):
       c, h = state
     else:
       c, h = tf.split(state, num_or_size_splits=2, axis=1)
-    gate_inputs = tf.nn.bias_add(
-        tf.matmul(tf.concat([inputs, h], 1), self._kernel), self._bias)
-    # i = input gate, j = new input, f = forget gate, o = output gate.
-    i, j, f, o = tf.split(gate_inputs, num_or_size_splits=4, axis=1)
-    forget_bias = tf.constant(self._forget_bias, dtype=f.dtype)
-    new_c = tf.add(tf.multiply(c, tf.sigmoid(tf.add(f, forget_bias))),
-                   tf.multiply(tf.sigmoid(i), self._activation(j)))
-    new_h = tf.multiply(self._activation(new_c), tf.sigmoid(o))
+    if lstm_kernel.fused_step_applies(inputs.dtype, self._activation,
+                                      self._forget_bias, None):
+      # The same step in TensorFlow's fused kernel (lstm_kernel.py).
+      new_c, new_h = lstm_kernel.fused_step(
+          inputs, c, h, self._kernel, self._bias, self._forget_bias)
+    else:
+      gate_inputs = tf.nn.bias_add(
+          tf.matmul(tf.concat([inputs, h], 1), self._kernel), self._bias)
+      # i = input gate, j = new input, f = forget gate, o = output gate.
+      i, j, f, o = tf.split(gate_inputs, num_or_size_splits=4, axis=1)
+      forget_bias = tf.constant(self._forget_bias, dtype=f.dtype)
+      new_c = tf.add(tf.multiply(c, tf.sigmoid(tf.add(f, forget_bias))),
+                     tf.multiply(tf.sigmoid(i), self._activation(j)))
+      new_h = tf.multiply(self._activation(new_c), tf.sigmoid(o))
     if self._state_is_tuple:
       return new_h, base.LSTMStateTuple(new_c, new_h)
     return new_h, tf.concat([new_c, new_h], 1)
@@ -245,6 +252,18 @@ class LSTMCell(base.RNNCell):
     else:
       c_prev = tf.slice(state, [0, 0], [-1, self._num_units])
       m_prev = tf.slice(state, [0, self._num_units], [-1, num_proj])
+    if self._num_proj is None and lstm_kernel.fused_step_applies(
+        inputs.dtype, self._activation, self._forget_bias, self._cell_clip):
+      # The same step in TensorFlow's fused kernel (lstm_kernel.py); with a
+      # projection h_prev has num_proj columns, which the kernel refuses.
+      peepholes = ((self._w_i_diag, self._w_f_diag, self._w_o_diag)
+                   if self._use_peepholes else None)
+      c, m = lstm_kernel.fused_step(
+          inputs, c_prev, m_prev, self._kernel, self._bias,
+          self._forget_bias, peepholes)
+      if self._state_is_tuple:
+        return m, base.LSTMStateTuple(c, m)
+      return m, tf.concat([c, m], 1)
     lstm_matrix = tf.nn.bias_add(
         tf.matmul(tf.concat([inputs, m_prev], 1), self._kernel), self._bias)
     i, j, f, o = tf.split(lstm_matrix, num_or_size_splits=4, axis=1)
