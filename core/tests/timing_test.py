@@ -64,5 +64,38 @@ def test_calls_per_timing_divide_the_time(clock):
   assert timing.cell(result["b"]) == "4.00 ms, 2.00x (2.00-2.00); CPU 2.00x"
 
 
+def test_stages_against_baseline_one_stage_at_a_time(clock):
+  log = []
+  alive = []
+
+  def stages():
+    for label, wall in (("1 stage", 3.0), ("2 stage", 1.0)):
+      # Only one stage's contenders exist at a time.
+      alive.append(label)
+      assert len(alive) == 1, alive
+      yield label, {"train": clock.contender([wall] * 9, wall, log, label),
+                    "epoch": clock.contender([5 * wall] * 9, wall, log,
+                                             label)}
+      alive.remove(label)
+
+  baselines = {"train": clock.contender([2.0] * 99, 2.0, log, "tf1"),
+               "epoch": clock.contender([10.0] * 99, 2.0, log, "tf1")}
+  results = timing.stages_against_baseline(
+      "tf1", baselines, stages(), rounds=2, calls={"train": 2},
+      steps_per_call={"epoch": 5}, warmups=1)
+  assert list(results) == ["train", "epoch"]
+  assert list(results["train"]) == ["tf1", "1 stage", "2 stage"]
+  assert results["train"]["1 stage"]["ratio"] == pytest.approx(1.5)
+  assert results["train"]["2 stage"]["ratio"] == pytest.approx(0.5)
+  assert results["train"]["tf1"] == {"seconds": 2.0, "ratio": 1.0,
+                                     "low": 1.0, "high": 1.0,
+                                     "cpu_ratio": 1.0}
+  # An epoch of 5 steps: seconds per step, for both contenders.
+  assert results["epoch"]["1 stage"]["seconds"] == pytest.approx(3.0)
+  assert results["epoch"]["tf1"]["seconds"] == pytest.approx(2.0)
+  # Per measure and stage: 1 warm-up call each, then 2 rounds of `calls`.
+  assert log.count("1 stage") == (1 + 2 * 2) + (1 + 2)
+
+
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))

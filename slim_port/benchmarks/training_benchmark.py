@@ -7,9 +7,11 @@ network against the tf_slim network in a TF1 graph, in the same run.
 
 Per network (its batch and input size in `CONFIGS`, 100 classes):
 
-* train step: the TF1 graph's `Session.run` of the train op (softmax
-  cross-entropy + slim's weight decay, `MomentumOptimizer(0.01, 0.9)`, run
-  after `UPDATE_OPS`) against each stage's `train_on_batch` (compiled with
+* train step: the TF1 graph's `Session.run` of slim's train op
+  (`slim.learning.create_train_op`, what `slim.learning.train` runs: the
+  total loss — softmax cross-entropy + slim's weight decay — returned after
+  `MomentumOptimizer(0.01, 0.9)`'s update, `UPDATE_OPS` and the global
+  step's increment) against each stage's `train_on_batch` (compiled with
   the same loss, `SGD(0.01, momentum=0.9)`; weight decay from
   `model.losses`); and again with `tf1_keras_layers.FusedSGD` (Keras's SGD
   in one kernel per variable, as TF1's optimizers ran);
@@ -32,7 +34,6 @@ time is the median over the stages' measurements.
 import argparse
 import gc
 import os
-import statistics
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,6 +42,7 @@ import keras  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
+import tf_slim as slim  # pylint: disable=g-import-not-at-top
 from tf1_keras_layers import FusedSGD  # pylint: disable=g-import-not-at-top
 from tf1shim import staging  # pylint: disable=g-import-not-at-top
 from tf1shim.comparison import timing  # pylint: disable=g-import-not-at-top
@@ -81,9 +83,11 @@ def tf1_graph(network, images, labels, with_handles=False):
         tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
     loss += tf.add_n(v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES))
     model_variables = v1.global_variables()
-    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
-      train_op = v1.train.MomentumOptimizer(
-          LEARNING_RATE, MOMENTUM).minimize(loss)
+    # Slim's train op returns the loss, as Keras's `train_on_batch` does:
+    # both compute its value (the weight decay's `L2Loss`es included), which
+    # a bare `minimize` op fetched alone would prune.
+    train_op = slim.learning.create_train_op(
+        loss, v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM))
     init = v1.global_variables_initializer()
   train_session = v1.Session(graph=train_graph)
   train_session.run(init)
@@ -152,30 +156,20 @@ def benchmark(name, rounds, batch=None, size=None):
   images, labels = _data(batch or default_batch, size or default_size)
   network = network_lib.load(name)
   train_step, forward, values, sessions = tf1_graph(network, images, labels)
-  results = {measure: {} for measure in MEASURES}
-  tf1_times = {measure: [] for measure in MEASURES}
-  for stage in network.stages:
-    measures = stage_measures(stage, images, labels, values)
-    label = "%d %s" % (stage.number, stage.name)
-    for measure in MEASURES:
-      baseline = train_step if measure in TRAIN_MEASURES else forward
-      contenders = {TF1: baseline, label: measures[measure]}
-      for fn in contenders.values():
-        fn()  # warm-up: tracing, first-call allocations
-      measured = timing.measure(contenders, TF1, rounds)
-      results[measure][label] = measured[label]
-      tf1_times[measure].append(measured[TF1]["seconds"])
-    # Free the stage's models before the next stage's are built.
-    del measures, contenders
-    keras.backend.clear_session()
-    gc.collect()
+
+  def stages():
+    for stage in network.stages:
+      yield ("%d %s" % (stage.number, stage.name),
+             stage_measures(stage, images, labels, values))
+      # Free the stage's models before the next stage's are built.
+      keras.backend.clear_session()
+      gc.collect()
+
+  results = timing.stages_against_baseline(
+      TF1, {measure: train_step if measure in TRAIN_MEASURES else forward
+            for measure in MEASURES}, stages(), rounds)
   for session in sessions:
     session.close()
-  for measure in MEASURES:
-    results[measure] = {
-        TF1: {"seconds": statistics.median(tf1_times[measure]),
-              "ratio": 1.0, "low": 1.0, "high": 1.0, "cpu_ratio": 1.0},
-        **results[measure]}
   return results
 
 

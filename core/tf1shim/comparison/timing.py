@@ -68,6 +68,56 @@ def measure(contenders, baseline, rounds, calls=1):
   return result
 
 
+def stages_against_baseline(baseline_name, baselines, stages, rounds,
+                            calls=None, steps_per_call=None, warmups=1):
+  """Each stage against the baseline, one stage at a time, every measure.
+
+  Args:
+    baseline_name: the baseline's name in the results (e.g. "TF1 graph").
+    baselines: {measure: callable}, the baseline of each measure.
+    stages: an iterable of (label, {measure: callable}), e.g. a generator
+      that builds one stage's models at a time (and frees the previous
+      stage's when resumed: this function keeps no reference to them).
+    rounds: interleaved rounds per measure and stage (`measure`).
+    calls: {measure: calls per timing}; 1 for measures not listed.
+    steps_per_call: {measure: n} where one call of either contender runs n
+      steps (e.g. a `fit` epoch against as many `Session.run` calls): the
+      times are divided by n, per step.
+    warmups: calls of each contender before its timing (tracing, first
+      allocations).
+
+  Returns:
+    {measure: {baseline_name: entry, label: entry, ...}} in the order of
+    `baselines` and `stages`, entries as `measure` gives them. The
+    baseline's "seconds" is the median of its times over the stages'
+    measurements, its ratios 1.
+  """
+  calls = calls or {}
+  steps_per_call = steps_per_call or {}
+  results = {name: {} for name in baselines}
+  baseline_seconds = {name: [] for name in baselines}
+  for label, measures in stages:
+    for name, baseline in baselines.items():
+      contenders = {baseline_name: baseline, label: measures[name]}
+      for fn in contenders.values():
+        for _ in range(warmups):
+          fn()
+      measured = measure(contenders, baseline_name, rounds,
+                         calls.get(name, 1))
+      for entry in measured.values():
+        entry["seconds"] /= steps_per_call.get(name, 1)
+      results[name][label] = measured[label]
+      baseline_seconds[name].append(measured[baseline_name]["seconds"])
+    del measures, contenders  # The caller's generator may free them now.
+  for name in baselines:
+    results[name] = {
+        baseline_name: {"seconds": statistics.median(baseline_seconds[name]),
+                        "ratio": 1.0, "low": 1.0, "high": 1.0,
+                        "cpu_ratio": 1.0},
+        **results[name]}
+  return results
+
+
 def cell(entry):
   """A table cell: median time, median ratio, the ratios' spread, and the
   median ratio of CPU time."""
