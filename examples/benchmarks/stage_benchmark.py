@@ -7,18 +7,23 @@ against its TF1 model function in a TF1 graph, in the same run.
 Per example, on one batch of the digits (the curriculum's batch of 32, as
 the example's stages read it):
 
-* train step: the TF1 graph's `Session.run` of the train op (the example's
-  loss + the regularization losses, its optimizer, run after `UPDATE_OPS`)
-  against each stage's `train_on_batch` (compiled with the same loss and
-  the same optimizer in Keras), and again with `tf1_keras_layers.FusedSGD`
-  (Keras's SGD in one kernel per variable);
-* fit per step: `model.fit` over the first 50 batches, compiled with
-  `steps_per_execution=50` (one call of Keras's traced step runs all 50:
-  how Keras amortizes its cost per call), against 50 `Session.run` calls of
-  the train op on the same batches; time per step;
+* train step: the TF1 graph's `Session.run` of the train op and the loss
+  (the example's loss + the regularization losses, its optimizer, run
+  after `UPDATE_OPS`; the loss fetched, as the curriculum's TF1 training
+  loop does and as `train_on_batch` returns it) against each stage's
+  `train_on_batch` (compiled with the same loss and the same optimizer in
+  Keras), and again with `tf1_keras_layers.FusedSGD` (Keras's SGD in one
+  kernel per variable);
+* fit per step: `model.fit` over an epoch of `--epoch-steps` batches (the
+  first 50 batches, repeated), compiled with `steps_per_execution=50` (one
+  call of Keras's traced step runs 50: how Keras amortizes its cost per
+  call), against as many `Session.run` calls of the train op on the same
+  batches; time per step;
 * tf.function forward, predict (`predict_on_batch`: Keras's traced predict
   step) and eager forward (inference) against `Session.run` of the outputs
-  of an inference graph.
+  of an inference graph; predict per step: `model.predict` over the same
+  epoch's images (`steps_per_execution=50`) against as many `Session.run`
+  calls.
 
 Every stage starts from the TF1 graph's initial weights (copied by name
 through the stage's rules). The models are small (a batch takes well under
@@ -32,7 +37,6 @@ interleaved rounds, as in `slim_port/benchmarks/training_benchmark.py`.
 import argparse
 import importlib
 import os
-import statistics
 import sys
 import tempfile
 
@@ -47,12 +51,17 @@ from tf1shim.comparison import timing  # pylint: disable=g-import-not-at-top
 
 v1 = tf.compat.v1
 MEASURES = ("train step", "train step, FusedSGD", "fit per step",
-            "tf.function forward", "predict", "eager forward")
-TRAIN_MEASURES = ("train step", "train step, FusedSGD")
-# "fit per step": `fit` over this many batches with
-# `steps_per_execution` as many (one call of the traced step runs them
-# all), against as many `Session.run` calls of the train op; per step.
-EPOCH_STEPS = 50
+            "tf.function forward", "predict", "predict per step",
+            "eager forward")
+TRAIN_MEASURES = ("train step", "train step, FusedSGD", "fit per step")
+# The measures over an epoch (one call runs all its steps; timed per step).
+EPOCH_MEASURES = ("fit per step", "predict per step")
+# Distinct batches (the epoch repeats them) and Keras's steps per call of
+# its traced step. A `fit` or `predict` call also has a fixed cost (its
+# data iterator: 40-65 ms measured), which an epoch of a few hundred steps
+# amortizes, as training does.
+DISTINCT_BATCHES = STEPS_PER_EXECUTION = 50
+EPOCH_STEPS = 500
 TF1 = "TF1 graph"
 # The examples whose inputs are one array (the TF1 graph is fed through one
 # placeholder); the estimator example's dict features are not benchmarked.
@@ -93,10 +102,12 @@ def tf1_graph(migration, images, labels):
 
   def train_step(batch=None):
     batch_images, batch_labels = batch or (images, labels)
-    train_session.run(train_op, {x: batch_images, y: batch_labels})
+    train_session.run((train_op, loss), {x: batch_images, y: batch_labels})
 
-  def forward():
-    inference_session.run(inference_outputs, {x_inference: images})
+  def forward(batch_images=None):
+    inference_session.run(
+        inference_outputs,
+        {x_inference: images if batch_images is None else batch_images})
 
   return train_step, forward, values, (train_session, inference_session)
 
@@ -130,65 +141,71 @@ def stage_measures(migration, stage, images, labels, values, dataset):
                  migration.optimizer.keras())
   fused_sgd_model = _model(migration, stage, images, labels, values,
                            _fused(migration.optimizer.keras()))
-  fit_model = _model(migration, stage, images, labels, values,
-                     migration.optimizer.keras(), EPOCH_STEPS)
+  epoch_model = _model(migration, stage, images, labels, values,
+                       migration.optimizer.keras(), STEPS_PER_EXECUTION)
   forward = tf.function(lambda x: model(x, training=False))
+  epoch_images = dataset.map(lambda x, y: x)
   return {
       "train step": lambda: model.train_on_batch(images, labels),
       "train step, FusedSGD": lambda: fused_sgd_model.train_on_batch(
           images, labels),
-      "fit per step": lambda: fit_model.fit(dataset, epochs=1, verbose=0),
+      "fit per step": lambda: epoch_model.fit(dataset, epochs=1, verbose=0),
       "tf.function forward": lambda: forward(images),
       "predict": lambda: model.predict_on_batch(images),
+      "predict per step": lambda: epoch_model.predict(epoch_images,
+                                                      verbose=0),
       "eager forward": lambda: model(images, training=False),
   }
 
 
-def benchmark(name, rounds, calls, data_dir):
-  """{measure: {contender: entry}} for one example (see `tf1shim.comparison.timing`):
-  one stage at a time against the TF1 graph, each measure in interleaved
-  rounds of the two."""
+def benchmark(name, rounds, calls, data_dir, epoch_steps=EPOCH_STEPS):
+  """{measure: {contender: entry}} for one example (see
+  `tf1shim.comparison.timing.stages_against_baseline`): one stage at a time
+  against the TF1 graph, each measure in interleaved rounds of the two."""
   migration = load_migration(name)
-  batches = migration.sample_batches("train", EPOCH_STEPS, data_dir)
+  batches = migration.sample_batches("train", DISTINCT_BATCHES, data_dir)
+  epoch = [batches[i % len(batches)] for i in range(epoch_steps)]
   images, labels = batches[0]
   dataset = tf.data.Dataset.from_tensor_slices((
       np.concatenate([x for x, _ in batches]),
       np.concatenate([y for _, y in batches]))).batch(len(images)).cache()
+  dataset = dataset.repeat(-(-epoch_steps // len(batches))).take(epoch_steps)
+  # tf.data's autotuner, on by default, holds each `fit`/`predict` call
+  # 36-58 ms after its last step (measured: a `fit` of 500 dense steps took
+  # 143 ms with it, 91 ms without, Keras's `on_train_end` reached at the
+  # same time): the end of its iterator waits for the autotuning thread.
+  # These batches are cached in memory; there is nothing to tune.
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  dataset = dataset.with_options(options)
   train_step, forward, values, sessions = tf1_graph(migration, images, labels)
 
   def tf1_epoch():
-    for batch in batches:
+    for batch in epoch:
       train_step(batch)
+
+  def tf1_inference_epoch():
+    for batch_images, _ in epoch:
+      forward(batch_images)
 
   baselines = {measure: train_step if measure in TRAIN_MEASURES else
                forward for measure in MEASURES}
   baselines["fit per step"] = tf1_epoch
-  results = {measure: {} for measure in MEASURES}
-  tf1_times = {measure: [] for measure in MEASURES}
-  for stage in migration.stages:
-    measures = stage_measures(migration, stage, images, labels, values,
-                              dataset)
-    label = "%d %s" % (stage.number, stage.name)
-    for measure in MEASURES:
-      contenders = {TF1: baselines[measure], label: measures[measure]}
-      for fn in contenders.values():
-        for _ in range(3):
-          fn()  # warm-up: tracing, first-call allocations
-      # An epoch is EPOCH_STEPS steps: one call of it per timing.
-      measured = timing.measure(
-          contenders, TF1, rounds, 1 if measure == "fit per step" else calls)
-      if measure == "fit per step":
-        for entry in measured.values():
-          entry["seconds"] /= EPOCH_STEPS
-      results[measure][label] = measured[label]
-      tf1_times[measure].append(measured[TF1]["seconds"])
+  baselines["predict per step"] = tf1_inference_epoch
+
+  def stages():
+    for stage in migration.stages:
+      yield ("%d %s" % (stage.number, stage.name),
+             stage_measures(migration, stage, images, labels, values,
+                            dataset))
+
+  # An epoch is one call per timing; the other measures `calls` calls.
+  results = timing.stages_against_baseline(
+      TF1, baselines, stages(), rounds,
+      calls={m: 1 if m in EPOCH_MEASURES else calls for m in MEASURES},
+      steps_per_call={m: epoch_steps for m in EPOCH_MEASURES}, warmups=3)
   for session in sessions:
     session.close()
-  for measure in MEASURES:
-    results[measure] = {
-        TF1: {"seconds": statistics.median(tf1_times[measure]),
-              "ratio": 1.0, "low": 1.0, "high": 1.0, "cpu_ratio": 1.0},
-        **results[measure]}
   return results
 
 
@@ -199,6 +216,9 @@ def main(argv=None):
   parser.add_argument("--rounds", type=int, default=9)
   parser.add_argument("--calls", type=int, default=20,
                       help="calls per timing")
+  parser.add_argument("--epoch-steps", type=int, default=EPOCH_STEPS,
+                      help="steps of the epoch of 'fit per step' and "
+                      "'predict per step'")
   args = parser.parse_args(argv)
   print("Median time per call, median ratio to the TF1 graph "
         "(smallest-largest ratio over %d rounds of %d calls); median ratio "
@@ -208,7 +228,8 @@ def main(argv=None):
   print("|---|---|%s" % ("---|" * len(MEASURES)))
   with tempfile.TemporaryDirectory() as data_dir:
     for name in args.examples:
-      results = benchmark(name, args.rounds, args.calls, data_dir)
+      results = benchmark(name, args.rounds, args.calls, data_dir,
+                          args.epoch_steps)
       for contender in results[MEASURES[0]]:
         print("| %s | %s | %s |" % (name, contender, " | ".join(
             timing.cell(results[m][contender]) for m in MEASURES)),
