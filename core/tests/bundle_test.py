@@ -336,7 +336,35 @@ def test_to_keras_weights_without_the_bundle_reader_is_the_same(
   assert_loads_the_checkpoint(prefix, path)
 
 
-def test_damaged_data_fails_conversion_and_leaves_nothing(prefix, tmp_path):
+def test_tensor_reader_as_a_source_maps_chunks_and_verifies_on_demand(
+    prefix, tmp_path):
+  """As a `streaming` source a reader does not checksum what it hands out:
+  the index's CRC32C is what the copy must have, and `verify` checksums
+  the data file itself."""
+  reference = tf.train.load_checkpoint(prefix)
+  expected = np.ascontiguousarray(reference.get_tensor("f32")).tobytes()
+  damaged = copy_checkpoint(prefix, str(tmp_path / "source"))
+  with bundle.Bundle(damaged) as b:
+    reader = b.reader("f32")
+    plan = chunks.plan(reader.shape, reader.dtype.itemsize, 64)
+    assert b"".join(reader.chunk(c).tobytes() for c in plan) == expected
+    assert reader.expected_crc32c() == google_crc32c.value(expected)
+    reader.verify()  # intact
+    flip_byte(b.entries["f32"].data_file, b.entries["f32"].offset + 100)
+    # Handed out as it is: the copy's checksum finds the damage.
+    copy = b"".join(reader.chunk(c).tobytes() for c in plan)
+    assert copy != expected and len(copy) == len(expected)
+    assert google_crc32c.value(copy) != reader.expected_crc32c()
+    with pytest.raises(bundle.BundleError,
+                       match=r"'f32' .* do not match their checksum"):
+      reader.verify()
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 40])
+def test_damaged_data_fails_conversion_and_leaves_nothing(
+    prefix, tmp_path, monkeypatch, chunk_bytes):
+  if chunk_bytes:  # the damage in the middle of a many-chunk tensor
+    monkeypatch.setattr(chunks, "DEFAULT_BYTES", chunk_bytes)
   damaged = copy_checkpoint(prefix, str(tmp_path / "flipped"))
   with bundle.Bundle(damaged) as b:
     entry = b.entries["i64"]
@@ -365,6 +393,56 @@ def test_a_write_that_does_not_read_back_fails_and_leaves_nothing(
   with pytest.raises(checkpoints.ConversionError,
                      match=r"Verification .* failed: .* differs from f32"):
     convert(prefix, str(out / "model.weights.h5"))
+  assert list(out.iterdir()) == []
+
+
+def test_a_byte_flipped_in_the_written_file_is_found(prefix, tmp_path,
+                                                    monkeypatch):
+  """The check reads the file, not what was handed to HDF5: a byte changed
+  in the file between the write and the check fails the conversion."""
+  original = streaming.VerifiedWriter._check  # pylint: disable=protected-access
+  flipped = []
+
+  def flip_then_check(self, dataset, shape, dtype, expected, verify, label):
+    if label == "f32":
+      dataset.file.flush()
+      flip_byte(dataset.file.filename, dataset.id.get_offset() + 101)
+      flipped.append(dataset.name)
+    return original(self, dataset, shape, dtype, expected, verify, label)
+
+  monkeypatch.setattr(streaming.VerifiedWriter, "_check", flip_then_check)
+  out = tmp_path / "out"
+  out.mkdir()
+  with pytest.raises(checkpoints.ConversionError,
+                     match=r"Verification .* failed: .* differs from f32 "
+                     r"\(CRC32C [0-9a-f]{8}, expected [0-9a-f]{8}\)"):
+    convert(prefix, str(out / "model.weights.h5"))
+  assert len(flipped) == 1
+  assert list(out.iterdir()) == []
+
+
+def test_a_damaged_checkpoint_is_the_error_even_when_the_write_fails_too(
+    prefix, tmp_path, monkeypatch):
+  """A mismatch is blamed on the write only once the source's own bytes
+  check out: bad input first."""
+  damaged = copy_checkpoint(prefix, str(tmp_path / "flipped"))
+  with bundle.Bundle(damaged) as b:
+    entry = b.entries["f32"]
+  flip_byte(entry.data_file, entry.offset + 5)
+  original = h5py.Dataset.write_direct
+
+  def write_wrong_f32(self, array, *args, **kwargs):
+    if array.dtype == np.float32 and array.shape == VALUES["f32"].shape:
+      array = array.copy()
+      array.reshape(-1)[0] += 1
+    return original(self, array, *args, **kwargs)
+
+  monkeypatch.setattr(h5py.Dataset, "write_direct", write_wrong_f32)
+  out = tmp_path / "out"
+  out.mkdir()
+  with pytest.raises(checkpoints.CheckpointError,
+                     match=r"'f32' .* do not match their checksum"):
+    convert(damaged, str(out / "model.weights.h5"))
   assert list(out.iterdir()) == []
 
 

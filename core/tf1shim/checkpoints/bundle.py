@@ -12,11 +12,14 @@ A checkpoint written by `tf.compat.v1.train.Saver` (V2, a "tensor bundle":
 * `<prefix>.data-SSSSS-of-NNNNN`, the shards: a numeric tensor is its
   C-order bytes, in the bundle's byte order, at its offset.
 
-`TensorReader` copies one tensor's bytes chunk by chunk into the caller's
-buffer and checks the CRC32C stored in the index, as
-`tf.train.load_checkpoint(...).get_tensor` does, without holding the whole
-tensor in memory. Anything else (strings, partitioned variables, big-endian
-bundles, ...) is left to TensorFlow's reader (`reader.py`).
+`TensorReader` hands out one tensor's bytes chunk by chunk, mapped from the
+data file (never the whole tensor in memory), and checks them against the
+CRC32C stored in the index, as `tf.train.load_checkpoint(...).get_tensor`
+does: either as it reads them (`read_into`, `finish`), or, as a
+`streaming` source (`chunk`, `expected_crc32c`, `verify`), by leaving the
+check to whoever checksums a copy of them. Anything else (strings,
+partitioned variables, big-endian bundles, ...) is left to TensorFlow's
+reader (`reader.py`).
 """
 
 import dataclasses
@@ -214,12 +217,22 @@ class Bundle:
 
 
 class TensorReader:
-  """One tensor's bytes, read in order, chunk by chunk, and CRC-checked.
+  """One tensor's bytes, chunk by chunk, checked against the index's CRC32C.
 
-  `read_into` maps a chunk of the data file (`chunks.mapped`: no copy; the
-  caller's buffer is not used) and extends the CRC32C over it; `finish`
-  compares the CRC with the index's. The data file's length is checked
-  first, so a truncated file is reported as such.
+  Two ways to read:
+
+  * `read_into` maps the next chunk of the data file (`chunks.mapped`: no
+    copy; the caller's buffer is not used) and extends the CRC32C over it;
+    `finish` compares the CRC with the index's.
+  * As a `streaming` source: `chunk` maps a chunk without checksumming it,
+    `expected_crc32c` is the index's CRC32C, which the copy made from the
+    chunks must have (`streaming.VerifiedWriter` checksums the written
+    bytes, so the source's are checked by the same pass), and `verify`
+    checksums the data file's bytes themselves: run when the copy does not
+    match, it tells a damaged checkpoint (BundleError) from a bad write.
+
+  The data file's length is checked first, so a truncated file is
+  reported as such.
   """
 
   def __init__(self, prefix, entry, fd):
@@ -240,20 +253,23 @@ class TensorReader:
           "is truncated" % (entry.offset, entry.offset + entry.size,
                             entry.data_file, file_size))
 
+  def _mapped(self, start, nbytes):
+    try:
+      return chunks_lib.mapped(self._fd, self.entry.offset + start, nbytes)
+    except EOFError as e:
+      raise self._damaged("%s is truncated (%s)" % (self.entry.data_file,
+                                                    e)) from e
+
   def read_into(self, chunk, buffer):
-    """Chunk `chunk` (a `chunks.Chunk`) as an array in `buffer` (uint8)."""
+    """Chunk `chunk` (a `chunks.Chunk`) as an array, its bytes added to the
+    CRC32C; chunks must come in order."""
     if chunk.start != self._done:
       raise ValueError("Chunks of %r must be read in order." %
                        self.entry.name)
     del buffer  # the chunk is mapped, not copied
-    try:
-      view = chunks_lib.mapped(self._fd, self.entry.offset + chunk.start,
-                               chunk.nbytes)
-    except EOFError as e:
-      raise self._damaged("%s is truncated (%s)" % (self.entry.data_file,
-                                                    e)) from e
+    view = self._mapped(chunk.start, chunk.nbytes)
     # The extension takes numpy arrays without a copy; it holds the GIL
-    # for them (under 10 ms per 8 MiB chunk).
+    # for them (about 2 ms per 8 MiB chunk).
     self._crc = google_crc32c.extend(self._crc, view)
     self._done += chunk.nbytes
     return view.view(self.dtype).reshape(chunk.shape)
@@ -263,12 +279,34 @@ class TensorReader:
     if self._done != self.entry.size:
       raise ValueError("%r: read %d of %d bytes." % (
           self.entry.name, self._done, self.entry.size))
-    if self._crc != self.entry.crc32c:
+    self._check(self._crc)
+    return self._crc
+
+  def chunk(self, chunk):
+    """Chunk `chunk` as an array mapped from the data file, not checked:
+    the caller checks a copy against `expected_crc32c()`."""
+    return self._mapped(chunk.start, chunk.nbytes).view(
+        self.dtype).reshape(chunk.shape)
+
+  def expected_crc32c(self):
+    """The CRC32C of the tensor's bytes, as the index gives it."""
+    return self.entry.crc32c
+
+  def verify(self):
+    """Raises BundleError unless the data file's bytes for this tensor
+    have the index's CRC32C (reads them all, chunk by chunk)."""
+    crc, step = 0, chunks_lib.DEFAULT_BYTES
+    for start in range(0, self.entry.size, step):
+      crc = google_crc32c.extend(crc, self._mapped(
+          start, min(step, self.entry.size - start)))
+    self._check(crc)
+
+  def _check(self, crc):
+    if crc != self.entry.crc32c:
       raise self._damaged(
           "its bytes in %s do not match their checksum (CRC32C %08x, the "
-          "index says %08x)" % (self.entry.data_file, self._crc,
+          "index says %08x)" % (self.entry.data_file, crc,
                                 self.entry.crc32c))
-    return self._crc
 
   def _damaged(self, what):
     return BundleError("Checkpoint %s: entry %r cannot be read: %s; %s." % (

@@ -5,11 +5,13 @@ path is checked first (never an input, compared by real path and inode;
 never an existing output unless `force`); the output is written into a
 staging folder inside the output folder, re-read and compared with the
 source tensor by tensor, then moved into place (the index last for a
-checkpoint). Every byte of the input checkpoint is checked too
-(`integrity.py`: the entries converted through CRC-checking readers, the
-others, such as ignored optimizer slots, by their CRC32C), so a damaged
-input never converts. Inputs are never written; on any error (or
-SIGTERM/SIGINT, which the CLI turns into an exception) nothing is left.
+checkpoint). Every byte of the input checkpoint is checked too: the
+entries converted by a CRC-checking reader, or, streamed into a
+`.weights.h5`, by their written copy's CRC32C against the index's
+(`streaming.py`); the others, such as ignored optimizer slots, by their
+CRC32C (`integrity.py`); so a damaged input never converts. Inputs are
+never written; on any error (or SIGTERM/SIGINT, which the CLI turns into
+an exception) nothing is left.
 """
 
 import contextlib
@@ -46,9 +48,12 @@ def to_keras_weights(checkpoint, model, out_path, mapping=None,
   """TF1 checkpoint -> Keras 3 `.weights.h5` of `model`, streamed, verified.
 
   Plain numeric tensors are copied from the checkpoint's data files chunk by
-  chunk (memory is a few chunks, not a tensor): their bytes must match the
-  CRC32C in the checkpoint's index, as for TensorFlow's reader, and each
-  written dataset, read back from the file, must match them. Other entries
+  chunk (memory is a few chunks, not a tensor), and each written dataset,
+  read back from the file, must have the CRC32C that the checkpoint's index
+  gives for those bytes (TensorFlow's reader checks the same CRC): one
+  checksum checks both the checkpoint and the write. On a mismatch the
+  checkpoint's bytes are checksummed too, to tell a damaged checkpoint
+  (CheckpointError) from a bad write (ConversionError). Other entries
   (strings, partitioned variables, big-endian checkpoints) are read by
   TensorFlow, one tensor at a time, then written and checked the same way.
   So is a variable that rules make by transforming entries (`rows`,
@@ -129,8 +134,8 @@ def _checked_plan(reader, model, mapping, ignore):
 
   A damaged checkpoint is a CheckpointError even when the mapping does not
   fit either: bad input first. The entries the conversion reads are
-  CRC-checked as they are read, so only the layout is checked here for
-  them; then a mapping that does not fit raises RestoreError.
+  CRC-checked by the conversion (`_source`), so only the layout is checked
+  here for them; then a mapping that does not fit raises RestoreError.
   """
   report = restore_lib.restore_checkpoint(reader.prefix, model,
                                           mapping=mapping, dry_run=True,
@@ -173,8 +178,9 @@ def _raw_bundle(reader):
 def _source(reader, bundle, entry):
   """Entry `entry` as a `streaming` source.
 
-  Plain numeric tensors are read from the data file chunk by chunk, their
-  CRC32C checked against the index's (what `get_tensor` checks); anything
+  Plain numeric tensors are read from the data file chunk by chunk, the
+  CRC32C of their written copy checked against the index's (what
+  `get_tensor` checks for the bytes it reads); anything
   else (strings, partitioned variables, big-endian files), or an entry the
   index describes otherwise than TensorFlow does, is read whole by
   TensorFlow.

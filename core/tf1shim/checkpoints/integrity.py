@@ -9,7 +9,7 @@ by their layout: the entries' byte ranges must tile each data file, from
 byte 0 to its end, so a truncated file, bytes appended to it, or a shard
 of another checkpoint under this one's name is found too. So flipping any
 byte, or truncating any file, of a checkpoint that `Saver` wrote is an
-error here (`core/tests/checkpoint_fuzz_test.py` tries them).
+error here (`tools/ckpt_fuzz_test.py` tries them).
 
 `check` reads each data file once, in 8 MiB chunks (memory is one chunk;
 entries' bytes are checksummed through memory maps, not copied).
