@@ -377,17 +377,22 @@ def test_damaged_data_fails_conversion_and_leaves_nothing(
   assert list(out.iterdir()) == []
 
 
-def test_a_write_that_does_not_read_back_fails_and_leaves_nothing(
-    prefix, tmp_path, monkeypatch):
+def _write_f32_wrong(monkeypatch):
+  """HDF5 is handed f32's values with their first element changed."""
   original = h5py.Dataset.write_direct
 
   def write_wrong_f32(self, array, *args, **kwargs):
-    if self.name.endswith("/0") and array.dtype == np.float32:
+    if array.dtype == np.float32 and array.shape == VALUES["f32"].shape:
       array = array.copy()
       array.reshape(-1)[0] += 1
     return original(self, array, *args, **kwargs)
 
   monkeypatch.setattr(h5py.Dataset, "write_direct", write_wrong_f32)
+
+
+def test_a_write_that_does_not_read_back_fails_and_leaves_nothing(
+    prefix, tmp_path, monkeypatch):
+  _write_f32_wrong(monkeypatch)
   out = tmp_path / "out"
   out.mkdir()
   with pytest.raises(checkpoints.ConversionError,
@@ -429,15 +434,7 @@ def test_a_damaged_checkpoint_is_the_error_even_when_the_write_fails_too(
   with bundle.Bundle(damaged) as b:
     entry = b.entries["f32"]
   flip_byte(entry.data_file, entry.offset + 5)
-  original = h5py.Dataset.write_direct
-
-  def write_wrong_f32(self, array, *args, **kwargs):
-    if array.dtype == np.float32 and array.shape == VALUES["f32"].shape:
-      array = array.copy()
-      array.reshape(-1)[0] += 1
-    return original(self, array, *args, **kwargs)
-
-  monkeypatch.setattr(h5py.Dataset, "write_direct", write_wrong_f32)
+  _write_f32_wrong(monkeypatch)
   out = tmp_path / "out"
   out.mkdir()
   with pytest.raises(checkpoints.CheckpointError,
