@@ -97,5 +97,21 @@ def test_stages_against_baseline_one_stage_at_a_time(clock):
   assert log.count("1 stage") == (1 + 2 * 2) + (1 + 2)
 
 
+def test_table_header_and_rows():
+  entry = {"seconds": 0.002, "ratio": 1.5, "low": 1.25, "high": 2.0,
+           "cpu_ratio": 1.25}
+  base = {"seconds": 0.001, "ratio": 1.0, "low": 1.0, "high": 1.0,
+          "cpu_ratio": 1.0}
+  results = {"a": {"tf1": base, "1 s": entry},
+             "b": {"tf1": base, "1 s": entry}}
+  assert timing.table_header("net", ["a", "b"]) == (
+      "| net | stage | a | b |\n|---|---|---|---|")
+  assert timing.table_rows("dense", results, ["a", "b"]) == [
+      "| dense | tf1 | 1.00 ms, 1.00x (1.00-1.00); CPU 1.00x | "
+      "1.00 ms, 1.00x (1.00-1.00); CPU 1.00x |",
+      "| dense | 1 s | 2.00 ms, 1.50x (1.25-2.00); CPU 1.25x | "
+      "2.00 ms, 1.50x (1.25-2.00); CPU 1.25x |"]
+
+
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))

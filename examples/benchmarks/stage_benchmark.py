@@ -224,16 +224,13 @@ def main(argv=None):
         "(smallest-largest ratio over %d rounds of %d calls); median ratio "
         "of CPU time." % (
             args.rounds, args.calls))
-  print("| example | stage | %s |" % " | ".join(MEASURES))
-  print("|---|---|%s" % ("---|" * len(MEASURES)))
+  print(timing.table_header("example", MEASURES))
   with tempfile.TemporaryDirectory() as data_dir:
     for name in args.examples:
       results = benchmark(name, args.rounds, args.calls, data_dir,
                           args.epoch_steps)
-      for contender in results[MEASURES[0]]:
-        print("| %s | %s | %s |" % (name, contender, " | ".join(
-            timing.cell(results[m][contender]) for m in MEASURES)),
-              flush=True)
+      print("\n".join(timing.table_rows(name, results, MEASURES)),
+            flush=True)
   return 0
 
 

@@ -184,16 +184,12 @@ def main(argv=None):
   args = parser.parse_args(argv)
   print("Median time, median ratio to the TF1 graph (smallest-largest "
         "ratio over %d rounds); median ratio of CPU time." % args.rounds)
-  print("| network (batch, size) | stage | %s |" % " | ".join(MEASURES))
-  print("|---|---|%s" % ("---|" * len(MEASURES)))
+  print(timing.table_header("network (batch, size)", MEASURES))
   for name in args.networks:
     results = benchmark(name, args.rounds, args.batch, args.size)
     batch, size = CONFIGS[name]
     label = "%s (%d, %d)" % (name, args.batch or batch, args.size or size)
-    for contender in results[MEASURES[0]]:
-      print("| %s | %s | %s |" % (label, contender, " | ".join(
-          timing.cell(results[m][contender]) for m in MEASURES)),
-            flush=True)
+    print("\n".join(timing.table_rows(label, results, MEASURES)), flush=True)
   return 0
 
 

@@ -125,3 +125,18 @@ def cell(entry):
   return "%.*f ms, %.2fx (%.2f-%.2f); CPU %.2fx" % (
       2 if milliseconds < 10 else 1, milliseconds, entry["ratio"],
       entry["low"], entry["high"], entry["cpu_ratio"])
+
+
+def table_header(first_column, measures):
+  """The header and separator of a Markdown table: first column, "stage",
+  one column per measure."""
+  return ("| %s | stage | %s |\n|---|---|%s" % (
+      first_column, " | ".join(measures), "---|" * len(measures)))
+
+
+def table_rows(label, results, measures):
+  """One Markdown row per contender of `stages_against_baseline`'s
+  results, in their order, each measure's `cell`."""
+  return ["| %s | %s | %s |" % (label, contender, " | ".join(
+      cell(results[m][contender]) for m in measures))
+          for contender in results[measures[0]]]
