@@ -15,11 +15,26 @@ Per network (its batch and input size in `CONFIGS`, 100 classes):
   the same loss, `SGD(0.01, momentum=0.9)`; weight decay from
   `model.losses`); and again with `tf1_keras_layers.FusedSGD` (Keras's SGD
   in one kernel per variable, as TF1's optimizers ran);
+* fit per step, FusedSGD: `model.fit` over an epoch of `--fit-steps`
+  copies of the batch (a cached `tf.data` dataset), compiled with
+  `steps_per_execution` = the epoch (one call of Keras's traced step runs
+  them all: how Keras amortizes its cost per call), against as many
+  `Session.run` calls of slim's train op; time per step;
 * tf.function forward, predict (`predict_on_batch`: Keras's traced
   predict step) and eager forward (inference, `is_training=False`) against
-  `Session.run` of the logits of an inference graph. (`model.predict` runs
-  the same step and adds a fixed cost per call, measured with cProfile at
-  40-60 ms here: it builds a `tf.data` iterator over its input each time.)
+  `Session.run` of the logits of an inference graph; predict per step:
+  `model.predict` over an epoch of `--predict-steps` copies of the batch
+  (`steps_per_execution` = the epoch) against as many `Session.run` calls.
+
+Per call, a Keras model pays costs that `Session.run` does not, whatever
+the network (measured on inception_v1, README: speed): a NumPy input is
+copied into a new tensor on every call (`Session.run` feeds the array's own
+memory), each captured variable is an input of the traced function, and
+`train_on_batch` resets its metrics and adapts its data in Python. The
+per-step measures are the training loop and the batch inference that a
+team runs; `fit` and `predict` still have a fixed cost per call (a
+`tf.data` iterator, callbacks: 40-65 ms measured), which their epochs
+amortize.
 
 Every stage starts from the TF1 graph's initial weights (copied by TF1
 name). Stages are measured one after the other (one stage's models in
@@ -57,9 +72,15 @@ LEARNING_RATE, MOMENTUM = 0.01, 0.9
 # per image, so a smaller batch.
 CONFIGS = {"resnet_v1_50": (8, 112), "inception_v1": (4, 224),
            "vgg_16": (2, 224)}
-MEASURES = ("train step", "train step, FusedSGD", "tf.function forward",
-            "predict", "eager forward")
-TRAIN_MEASURES = ("train step", "train step, FusedSGD")
+MEASURES = ("train step", "train step, FusedSGD", "fit per step, FusedSGD",
+            "tf.function forward", "predict", "predict per step",
+            "eager forward")
+TRAIN_MEASURES = ("train step", "train step, FusedSGD",
+                  "fit per step, FusedSGD")
+# Steps per epoch of the per-step measures: enough that the fixed cost of a
+# `fit`/`predict` call (40-65 ms) is 2% or less of resnet_v1_50's and
+# inception_v1's epochs (a train step 0.3-0.8 s, a forward 70-150 ms).
+FIT_STEPS, PREDICT_STEPS = 8, 24
 TF1 = "TF1 graph"
 
 
@@ -118,7 +139,7 @@ def tf1_graph(network, images, labels, with_handles=False):
   return train_step, forward, values, sessions
 
 
-def _model(stage, images, values, optimizer_class):
+def _model(stage, images, values, optimizer_class, steps_per_execution=1):
   model = stage.build_model(num_classes=NUM_CLASSES)
   model(images, training=False)
   names = stage.tf1_name_map(model)
@@ -126,26 +147,51 @@ def _model(stage, images, values, optimizer_class):
     v.assign(values[names[staging.variable_name(v)]])
   model.compile(
       optimizer=optimizer_class(LEARNING_RATE, momentum=MOMENTUM),
-      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      steps_per_execution=steps_per_execution)
   return model
 
 
-def stage_measures(stage, images, labels, values):
+def _epoch(images, labels, steps):
+  """`steps` copies of the batch, as a cached dataset of tensors."""
+  dataset = tf.data.Dataset.from_tensors((images, labels)).cache()
+  # tf.data's autotuner holds each `fit`/`predict` call tens of
+  # milliseconds after its last step (measured in
+  # examples/benchmarks/stage_benchmark.py); a cached batch has nothing to
+  # tune.
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return dataset.repeat(steps).with_options(options)
+
+
+def stage_measures(stage, images, labels, values, fit_steps=FIT_STEPS,
+                   predict_steps=PREDICT_STEPS):
   """{measure: callable} for one stage, from the TF1 graph's values."""
   model = _model(stage, images, values, keras.optimizers.SGD)
   fused_sgd_model = _model(stage, images, values, FusedSGD)
+  fit_model = _model(stage, images, values, FusedSGD, fit_steps)
+  predict_model = _model(stage, images, values, keras.optimizers.SGD,
+                         predict_steps)
+  fit_epoch = _epoch(images, labels, fit_steps)
+  predict_epoch = _epoch(images, labels, predict_steps).map(
+      lambda x, y: x)
   forward = tf.function(lambda x: model(x, training=False))
   return {
       "train step": lambda: model.train_on_batch(images, labels),
       "train step, FusedSGD": lambda: fused_sgd_model.train_on_batch(
           images, labels),
+      "fit per step, FusedSGD": lambda: fit_model.fit(
+          fit_epoch, epochs=1, verbose=0, shuffle=False),
       "tf.function forward": lambda: forward(images),
       "predict": lambda: model.predict_on_batch(images),
+      "predict per step": lambda: predict_model.predict(predict_epoch,
+                                                        verbose=0),
       "eager forward": lambda: model(images, training=False),
   }
 
 
-def benchmark(name, rounds, batch=None, size=None):
+def benchmark(name, rounds, batch=None, size=None, fit_steps=FIT_STEPS,
+              predict_steps=PREDICT_STEPS):
   """{measure: {contender: entry}} for one network (see `tf1shim.comparison.timing`).
 
   One stage at a time against the TF1 graph (so that one stage's models
@@ -157,17 +203,32 @@ def benchmark(name, rounds, batch=None, size=None):
   network = network_lib.load(name)
   train_step, forward, values, sessions = tf1_graph(network, images, labels)
 
+  def tf1_fit_epoch():
+    for _ in range(fit_steps):
+      train_step()
+
+  def tf1_predict_epoch():
+    for _ in range(predict_steps):
+      forward()
+
+  baselines = {measure: train_step if measure in TRAIN_MEASURES else forward
+               for measure in MEASURES}
+  baselines["fit per step, FusedSGD"] = tf1_fit_epoch
+  baselines["predict per step"] = tf1_predict_epoch
+
   def stages():
     for stage in network.stages:
       yield ("%d %s" % (stage.number, stage.name),
-             stage_measures(stage, images, labels, values))
+             stage_measures(stage, images, labels, values, fit_steps,
+                            predict_steps))
       # Free the stage's models before the next stage's are built.
       keras.backend.clear_session()
       gc.collect()
 
   results = timing.stages_against_baseline(
-      TF1, {measure: train_step if measure in TRAIN_MEASURES else forward
-            for measure in MEASURES}, stages(), rounds)
+      TF1, baselines, stages(), rounds, steps_per_call={
+          "fit per step, FusedSGD": fit_steps,
+          "predict per step": predict_steps})
   for session in sessions:
     session.close()
   return results
@@ -181,12 +242,17 @@ def main(argv=None):
   parser.add_argument("--batch", type=int, help="instead of CONFIGS'")
   parser.add_argument("--size", type=int, help="input size, instead of "
                       "CONFIGS'")
+  parser.add_argument("--fit-steps", type=int, default=FIT_STEPS,
+                      help="steps of the epoch of 'fit per step'")
+  parser.add_argument("--predict-steps", type=int, default=PREDICT_STEPS,
+                      help="steps of the epoch of 'predict per step'")
   args = parser.parse_args(argv)
   print("Median time, median ratio to the TF1 graph (smallest-largest "
         "ratio over %d rounds); median ratio of CPU time." % args.rounds)
   print(timing.table_header("network (batch, size)", MEASURES))
   for name in args.networks:
-    results = benchmark(name, args.rounds, args.batch, args.size)
+    results = benchmark(name, args.rounds, args.batch, args.size,
+                        args.fit_steps, args.predict_steps)
     batch, size = CONFIGS[name]
     label = "%s (%d, %d)" % (name, args.batch or batch, args.size or size)
     print("\n".join(timing.table_rows(label, results, MEASURES)), flush=True)
