@@ -26,15 +26,16 @@ Per network (its batch and input size in `CONFIGS`, 100 classes):
   `model.predict` over an epoch of `--predict-steps` copies of the batch
   (`steps_per_execution` = the epoch) against as many `Session.run` calls.
 
-Per call, a Keras model pays costs that `Session.run` does not, whatever
-the network (measured on inception_v1, README: speed): a NumPy input is
-copied into a new tensor on every call (`Session.run` feeds the array's own
-memory), each captured variable is an input of the traced function, and
-`train_on_batch` resets its metrics and adapts its data in Python. The
-per-step measures are the training loop and the batch inference that a
-team runs; `fit` and `predict` still have a fixed cost per call (a
-`tf.data` iterator, callbacks: 40-65 ms measured), which their epochs
-amortize.
+Per call, a Keras model pays costs that `Session.run` does not (measured
+on inception_v1's stage 4 with `call_cost.py`, README: "What a call
+costs"): a NumPy input is copied into a new tensor on every call (a bare
+`tf.function` call with the batch: 1.09 ms, against 0.29 ms with a tensor
+and `Session.run`'s 0.54 ms with the array fed), and each captured
+variable is an input of the traced function; `train_on_batch` also resets
+its metrics and adapts its data in Python. The per-step measures are the
+training loop and the batch inference that a team runs; `fit` and
+`predict` still have a fixed cost per call (a `tf.data` iterator,
+callbacks: 40-65 ms measured), which their epochs amortize.
 
 Every stage starts from the TF1 graph's initial weights (copied by TF1
 name). Stages are measured one after the other (one stage's models in
