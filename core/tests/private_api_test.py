@@ -484,5 +484,12 @@ def test_evaluate_lifted_computes_a_traced_initial_value_and_refuses_inputs():
                                 np.arange(6.0).reshape(2, 3) * 2.0)
 
 
+def test_profiler_trace_parser_reads_tensorflows_trace_format():
+  """The proto module of the profiler's `*.xplane.pb` (a real trace is
+  read in op_profile_test.py)."""
+  space = _tf_internal.parse_profiler_trace(b"")
+  assert not space.planes and type(space).__name__ == "XSpace"
+
+
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))

@@ -113,5 +113,18 @@ def test_table_header_and_rows():
       "2.00 ms, 1.50x (1.25-2.00); CPU 1.25x |"]
 
 
+def test_epoch_dataset_repeats_the_batches_in_turn_without_autotuning():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  batches = [(np.full((2, 3), i, np.float32), np.full(2, i, np.int32))
+             for i in range(3)]
+  dataset = timing.epoch_dataset(batches, steps=7)
+  got = [(x.numpy(), y.numpy()) for x, y in dataset]
+  assert [int(y[0]) for _, y in got] == [0, 1, 2, 0, 1, 2, 0]
+  for (x, y), i in zip(got, [0, 1, 2, 0, 1, 2, 0]):
+    np.testing.assert_array_equal(x, batches[i][0])
+    np.testing.assert_array_equal(y, batches[i][1])
+  assert dataset.options().autotune.enabled is False
+
+
 if __name__ == "__main__":
   raise SystemExit(pytest_main(__file__))

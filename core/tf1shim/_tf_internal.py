@@ -483,3 +483,16 @@ def is_tf1_initializer(obj):
   """Whether `obj` is an instance of one of TF1's initializer classes (not
   TF2's `tf.initializers` nor Keras's)."""
   return type(obj).__module__ == _TF1_INITIALIZERS_MODULE
+
+
+# --- The profiler's trace (comparison/op_profile.py) -------------------------
+
+
+def parse_profiler_trace(serialized):
+  """An `XSpace` proto from the bytes of a `*.xplane.pb` file that
+  `tf.profiler.experimental` writes: TensorFlow has no public reader of its
+  own trace format (TensorBoard's profile plugin reads it the same way)."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+  space = xplane_pb2.XSpace()
+  space.ParseFromString(serialized)
+  return space

@@ -42,7 +42,6 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from tf1_keras_layers import FusedSGD  # pylint: disable=g-import-not-at-top
@@ -166,18 +165,7 @@ def benchmark(name, rounds, calls, data_dir, epoch_steps=EPOCH_STEPS):
   batches = migration.sample_batches("train", DISTINCT_BATCHES, data_dir)
   epoch = [batches[i % len(batches)] for i in range(epoch_steps)]
   images, labels = batches[0]
-  dataset = tf.data.Dataset.from_tensor_slices((
-      np.concatenate([x for x, _ in batches]),
-      np.concatenate([y for _, y in batches]))).batch(len(images)).cache()
-  dataset = dataset.repeat(-(-epoch_steps // len(batches))).take(epoch_steps)
-  # tf.data's autotuner, on by default, holds each `fit`/`predict` call
-  # 36-58 ms after its last step (measured: a `fit` of 500 dense steps took
-  # 143 ms with it, 91 ms without, Keras's `on_train_end` reached at the
-  # same time): the end of its iterator waits for the autotuning thread.
-  # These batches are cached in memory; there is nothing to tune.
-  options = tf.data.Options()
-  options.autotune.enabled = False
-  dataset = dataset.with_options(options)
+  dataset = timing.epoch_dataset(batches, epoch_steps)
   train_step, forward, values, sessions = tf1_graph(migration, images, labels)
 
   def tf1_epoch():
