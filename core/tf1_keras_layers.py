@@ -39,7 +39,9 @@ as the TF1 graph it replaces (slim_port/README.md, "Speed"):
 `TF1L2Regularizer(scale)`, TF1's `l2_regularizer` as its one `L2Loss` op
 (Keras's `L2(scale / 2)` is the same function in three ops), and
 `FusedSGD`, Keras's `SGD` applied by one fused kernel per variable, as
-TF1's optimizers were.
+TF1's optimizers were; and `TF1Conv2D`, Keras's `Conv2D` whose bias
+gradient is released as TF1's `minimize` released it, so oneDNN runs the
+filter gradient with the kernel the TF1 graph ran.
 """
 
 import keras
@@ -195,3 +197,58 @@ class FusedSGD(keras.optimizers.SGD):
         var=target.handle, accum=momentum.value.handle, lr=learning_rate,
         grad=gradient, momentum=tf.cast(self.momentum, target.dtype),
         use_nesterov=self.nesterov)
+
+
+@keras.saving.register_keras_serializable(package="tf1_keras_layers")
+class TF1Conv2D(keras.layers.Conv2D):
+  """`keras.layers.Conv2D` (same arguments, variables and outputs) whose
+  bias gradient is released as TF1's `Optimizer.minimize` released it.
+
+  TF1's `minimize` defaulted to `gate_gradients=GATE_OP`: the gradients of
+  each op's inputs leave it together, through `tf.tuple` (identities with
+  control inputs). For a convolution's `BiasAdd` that means the filter
+  gradient reads a gated copy of the output gradient, not the tensor
+  `BiasAddGrad` reads. Keras's `GradientTape` does not gate, so with oneDNN
+  (TensorFlow's default on x86 CPUs) its graph pass fuses each filter
+  gradient with its bias gradient into `_MklNativeConv2DBackpropFilterWithBias`,
+  a kernel that is slower than the separate `Conv2DBackpropFilter` on large
+  feature maps (vgg_16's: slim_port/README.md, "Speed"). Here, on the
+  TensorFlow backend, the bias is added by `BiasAdd` with TF1's gradient:
+  `BiasAddGrad`, released together with the output gradient, as in the TF1
+  graph. The values are the same as `Conv2D`'s; only which kernels compute
+  them changes. Without a bias, or on another backend, it is `Conv2D`.
+  """
+
+  def call(self, inputs):
+    if not self.use_bias or keras.backend.backend() != "tensorflow":
+      return super().call(inputs)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    outputs = self.convolution_op(inputs, self.kernel)
+    # The bias as a tensor (read under the layer's autocast): a
+    # custom gradient's inputs must be tensors, and the read passes the
+    # gradient on to the variable.
+    bias = tf.convert_to_tensor(self.bias)
+    outputs = gated_bias_add(
+        outputs, tf.cast(bias, outputs.dtype),
+        "NHWC" if self.data_format == "channels_last" else "NCHW")
+    if self.activation is not None:
+      return self.activation(outputs)
+    return outputs
+
+
+def gated_bias_add(values, bias, data_format="NHWC"):
+  """`tf.nn.bias_add(values, bias)` whose gradients, the output gradient
+  passed through and `BiasAddGrad`, are released together (`tf.tuple`), as
+  TF1's `minimize(gate_gradients=GATE_OP)` released them. TensorFlow
+  backend only. `data_format`: "NHWC" (channels last) or "NCHW"."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  @tf.custom_gradient
+  def bias_add(values, bias):
+    def gradient(upstream):
+      bias_gradient = tf.raw_ops.BiasAddGrad(out_backprop=upstream,
+                                             data_format=data_format)
+      return tuple(tf.tuple([upstream, bias_gradient]))
+    return tf.nn.bias_add(values, bias, data_format=data_format), gradient
+
+  return bias_add(values, bias)

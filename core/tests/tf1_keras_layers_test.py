@@ -2,7 +2,10 @@
 outputs, moving statistics (Bessel's correction), gradients; fused and not.
 Where TF1 did not fuse (inputs of rank 2 or 3), it matches TF1's
 `tf.compat.v1.layers.batch_normalization` itself: tf-keras's legacy layer in
-a TF1 graph, in a subprocess (`--reference DIR`, TF_USE_LEGACY_KERAS=1)."""
+a TF1 graph, in a subprocess (`--reference DIR`, TF_USE_LEGACY_KERAS=1).
+TF1Conv2D matches a TF1 graph's convolution, bias and gated gradients, and
+runs the filter gradient's kernel that graph ran. TF1L2Regularizer and
+FusedSGD match TF1's `l2_loss` and Keras's `SGD`."""
 
 import os
 
@@ -12,9 +15,11 @@ import pytest
 import tensorflow as tf
 
 from tf1_keras_layers import FusedSGD
+from tf1_keras_layers import TF1Conv2D
 from tf1_keras_layers import TF1BatchNormalization
 from tf1_keras_layers import TF1L2Regularizer
 from testing import legacy_reference
+from tf1shim.comparison import op_profile
 from testing.pytest_main import pytest_main
 
 v1 = tf.compat.v1
@@ -244,6 +249,125 @@ def test_fused_sgd_trains_as_keras_sgd(arguments):
   for got, want in zip(fused_weights + fused_slots,
                        keras_weights + keras_slots):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+# --- TF1Conv2D: Conv2D with TF1's gated bias gradient ----------------------
+
+# oneDNN's kernel for a filter gradient fused with its bias gradient, which
+# oneDNN's graph pass makes of an ungated Conv2DBackpropFilter + BiasAddGrad.
+FUSED_FILTER_AND_BIAS_GRADIENT = "_MklNativeConv2DBackpropFilterWithBias"
+ONEDNN = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+
+
+def _tf1_conv_gradients(x, kernel, bias, weights, strides, padding):
+  """A TF1 graph's conv + bias + ReLU, its loss `sum(y * weights)` and the
+  gradients TF1's `minimize` took (`compute_gradients`, GATE_OP)."""
+  with tf.Graph().as_default():
+    inputs = v1.placeholder(tf.float32, x.shape)
+    kernel_variable = v1.Variable(kernel)
+    bias_variable = v1.Variable(bias)
+    outputs = tf.nn.relu(v1.nn.bias_add(
+        v1.nn.conv2d(inputs, kernel_variable, [1, strides, strides, 1],
+                     padding.upper()), bias_variable))
+    loss = tf.reduce_sum(outputs * weights)
+    optimizer = v1.train.GradientDescentOptimizer(0.1)
+    gradients = optimizer.compute_gradients(
+        loss, [kernel_variable, bias_variable],
+        gate_gradients=optimizer.GATE_OP)
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      return sess.run([outputs, [g for g, _ in gradients]], {inputs: x})
+
+
+def _conv_case(seed, shape=(2, 9, 9, 3), filters=4):
+  rng = np.random.RandomState(seed)
+  x = rng.normal(size=shape).astype(np.float32)
+  kernel = rng.normal(0.0, 1.0 / np.sqrt(9 * shape[-1]),
+                      (3, 3, shape[-1], filters)).astype(np.float32)
+  bias = rng.normal(0.0, 0.5, filters).astype(np.float32)
+  return x, kernel, bias
+
+
+@pytest.mark.parametrize("strides,padding", [(1, "same"), (2, "valid")])
+def test_conv2d_matches_a_tf1_graph_and_its_gated_gradients(strides,
+                                                            padding):
+  x, kernel, bias = _conv_case(seed=20 + strides)
+  layer = TF1Conv2D(4, 3, strides=strides, padding=padding,
+                    activation="relu")
+  layer.build(x.shape)
+  layer.kernel.assign(kernel)
+  layer.bias.assign(bias)
+  weights = np.random.RandomState(30).normal(
+      size=layer.compute_output_shape(x.shape)).astype(np.float32)
+  with tf.GradientTape() as tape:
+    outputs = layer(x)
+    loss = tf.reduce_sum(outputs * weights)
+  got_kernel, got_bias = tape.gradient(loss, [layer.kernel, layer.bias])
+  want_outputs, (want_kernel, want_bias) = _tf1_conv_gradients(
+      x, kernel, bias, weights, strides, padding)
+  # O(1) outputs; the gradients sum up to 2 * 9 * 9 O(1) products, so
+  # float32 rounding in another summation order (oneDNN's or Eigen's
+  # kernels, fused or not) is about 1e-6 of their scale.
+  np.testing.assert_allclose(outputs, want_outputs, rtol=1e-5, atol=1e-5)
+  for got, want in ((got_kernel, want_kernel), (got_bias, want_bias)):
+    np.testing.assert_allclose(got, want, rtol=1e-5,
+                               atol=1e-5 * np.abs(want).max())
+
+
+def test_conv2d_is_keras_conv2d_without_bias_and_serializes():
+  x, kernel, _ = _conv_case(seed=24)
+  ours = TF1Conv2D(4, 3, use_bias=False)
+  theirs = keras.layers.Conv2D(4, 3, use_bias=False)
+  for layer in (ours, theirs):
+    layer.build(x.shape)
+    layer.kernel.assign(kernel)
+  np.testing.assert_array_equal(ours(x), theirs(x))
+  clone = TF1Conv2D.from_config(TF1Conv2D(4, 3, name="c").get_config())
+  assert isinstance(clone, TF1Conv2D) and clone.filters == 4
+
+
+def _trained_ops(layer, x):
+  """The op types one `tf.function` training step of `layer` ran."""
+  layer.build(x.shape)
+  variables = layer.trainable_variables
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(tf.square(layer(x)))
+    for variable, gradient in zip(variables,
+                                  tape.gradient(loss, variables)):
+      variable.assign_sub(0.01 * gradient)
+
+  step()  # traced and run once: the profile below is one plain step
+  return op_profile.traced_ops(step)
+
+
+def test_conv2d_runs_the_filter_gradient_the_tf1_graph_ran():
+  """With oneDNN, Keras's Conv2D's ungated gradients become one fused
+  kernel; TF1Conv2D's, gated, stay TF1's two, as in the TF1 graph."""
+  x, _, _ = _conv_case(seed=25, shape=(2, 16, 16, 8))
+  ours = _trained_ops(TF1Conv2D(8, 3, padding="same", activation="relu"), x)
+  theirs = _trained_ops(
+      keras.layers.Conv2D(8, 3, padding="same", activation="relu"), x)
+  assert FUSED_FILTER_AND_BIAS_GRADIENT not in ours, sorted(ours)
+  assert "BiasAddGrad" in ours, sorted(ours)
+  if ONEDNN:  # what the gating prevents: the profile does see the fusion
+    assert FUSED_FILTER_AND_BIAS_GRADIENT in theirs, sorted(theirs)
+
+
+def test_conv2d_forward_runs_the_ops_conv2d_runs():
+  """The gate is in the gradient only: the forward's ops are Conv2D's (with
+  oneDNN, conv + bias + ReLU still one fused kernel)."""
+  x, _, _ = _conv_case(seed=26, shape=(2, 16, 16, 8))
+  profiles = []
+  for layer_class in (TF1Conv2D, keras.layers.Conv2D):
+    layer = layer_class(8, 3, padding="same", activation="relu")
+    layer.build(x.shape)
+    forward = tf.function(lambda layer=layer: layer(x))
+    forward()
+    profiles.append(sorted(op_profile.traced_ops(forward)))
+  assert profiles[0] == profiles[1]
 
 
 # --- Inputs TF1 did not fuse: rank 2 (a dense layer's) and rank 3 ----------

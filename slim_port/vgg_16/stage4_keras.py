@@ -5,7 +5,10 @@ stay convolutions, as in slim, so published weights fit as they are; the
 dropouts are `keras.layers.Dropout(0.5)`; the weight decay is slim's
 `l2_regularizer(0.0005)` as TF1's one `L2Loss` op per kernel
 (`TF1L2Regularizer`; Keras's `L2(0.0005 / 2)` is the same function in three
-ops). `model(images,
+ops). The convolutions are `TF1Conv2D`: Keras's `Conv2D` with the bias
+gradient gated as TF1's `minimize` gated it, so that oneDNN computes the
+filter gradients with the graph's kernel, not a fused one that is slower on
+vgg's large feature maps (slim_port/README.md, "Speed"). `model(images,
 return_end_points=True)` gives slim's end points, under slim's names.
 
 Slim checkpoints load through the naming table `slim_names.rules` (data:
@@ -22,6 +25,7 @@ import os
 import keras
 import numpy as np
 
+from tf1_keras_layers import TF1Conv2D
 from tf1_keras_layers import TF1L2Regularizer
 
 PUBLISHED_NUM_CLASSES = 1000
@@ -36,7 +40,7 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 def _conv(filters, size, name, padding="same", activation="relu"):
-  return keras.layers.Conv2D(
+  return TF1Conv2D(
       filters, size, padding=padding, activation=activation,
       kernel_initializer="glorot_uniform", bias_initializer="zeros",
       kernel_regularizer=TF1L2Regularizer(WEIGHT_DECAY), name=name)
