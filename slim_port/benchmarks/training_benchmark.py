@@ -10,9 +10,9 @@ Per network (its batch and input size in `CONFIGS`, 100 classes):
 * train step: the TF1 graph's `Session.run` of slim's train op
   (`slim.learning.create_train_op`, what `slim.learning.train` runs: the
   total loss — softmax cross-entropy + slim's weight decay — returned after
-  `MomentumOptimizer(0.01, 0.9)`'s update, `UPDATE_OPS` and the global
+  `MomentumOptimizer(0.001, 0.9)`'s update, `UPDATE_OPS` and the global
   step's increment) against each stage's `train_on_batch` (compiled with
-  the same loss, `SGD(0.01, momentum=0.9)`; weight decay from
+  the same loss, `SGD(0.001, momentum=0.9)`; weight decay from
   `model.losses`); and again with `tf1_keras_layers.FusedSGD` (Keras's SGD
   in one kernel per variable, as TF1's optimizers ran);
 * fit per step, FusedSGD: `model.fit` over an epoch of `--fit-steps`
@@ -66,7 +66,12 @@ from slim_port.staging import network as network_lib  # pylint: disable=g-import
 
 v1 = tf.compat.v1
 NUM_CLASSES = 100
-LEARNING_RATE, MOMENTUM = 0.01, 0.9
+# Every measure trains the same batch again and again (hundreds of steps
+# per run): at a learning rate of 0.01 vgg_16's graph reached NaN after
+# about ten of them in one run (2026-12-07; its initialization is random,
+# and vgg has no batch norm). The rate changes no op, only the values,
+# which must stay finite to time realistic arithmetic.
+LEARNING_RATE, MOMENTUM = 0.001, 0.9
 # (batch, input size) per network: resnet_v1_50 as the issue measured it;
 # inception_v1 at its native size (its last pool needs a 7x7 map); vgg_16
 # needs 224 (fc6 is a 7x7 VALID convolution) and is 10x the others' work
@@ -153,18 +158,6 @@ def _model(stage, images, values, optimizer_class, steps_per_execution=1):
   return model
 
 
-def _epoch(images, labels, steps):
-  """`steps` copies of the batch, as a cached dataset of tensors."""
-  dataset = tf.data.Dataset.from_tensors((images, labels)).cache()
-  # tf.data's autotuner holds each `fit`/`predict` call tens of
-  # milliseconds after its last step (measured in
-  # examples/benchmarks/stage_benchmark.py); a cached batch has nothing to
-  # tune.
-  options = tf.data.Options()
-  options.autotune.enabled = False
-  return dataset.repeat(steps).with_options(options)
-
-
 def stage_measures(stage, images, labels, values, fit_steps=FIT_STEPS,
                    predict_steps=PREDICT_STEPS):
   """{measure: callable} for one stage, from the TF1 graph's values."""
@@ -173,9 +166,8 @@ def stage_measures(stage, images, labels, values, fit_steps=FIT_STEPS,
   fit_model = _model(stage, images, values, FusedSGD, fit_steps)
   predict_model = _model(stage, images, values, keras.optimizers.SGD,
                          predict_steps)
-  fit_epoch = _epoch(images, labels, fit_steps)
-  predict_epoch = _epoch(images, labels, predict_steps).map(
-      lambda x, y: x)
+  fit_epoch = timing.epoch_dataset([(images, labels)], fit_steps)
+  predict_epoch = timing.epoch_dataset([(images,)], predict_steps)
   forward = tf.function(lambda x: model(x, training=False))
   return {
       "train step": lambda: model.train_on_batch(images, labels),
@@ -192,8 +184,11 @@ def stage_measures(stage, images, labels, values, fit_steps=FIT_STEPS,
 
 
 def benchmark(name, rounds, batch=None, size=None, fit_steps=FIT_STEPS,
-              predict_steps=PREDICT_STEPS):
-  """{measure: {contender: entry}} for one network (see `tf1shim.comparison.timing`).
+              predict_steps=PREDICT_STEPS, stage_numbers=None,
+              measures=MEASURES):
+  """{measure: {contender: entry}} for one network (see
+  `tf1shim.comparison.timing`), its stages in `stage_numbers` (all by
+  default), the `measures` given.
 
   One stage at a time against the TF1 graph (so that one stage's models
   are in memory at a time: vgg_16's weights and momenta are 1 GiB per
@@ -212,13 +207,16 @@ def benchmark(name, rounds, batch=None, size=None, fit_steps=FIT_STEPS,
     for _ in range(predict_steps):
       forward()
 
-  baselines = {measure: train_step if measure in TRAIN_MEASURES else forward
-               for measure in MEASURES}
-  baselines["fit per step, FusedSGD"] = tf1_fit_epoch
-  baselines["predict per step"] = tf1_predict_epoch
+  epochs = {"fit per step, FusedSGD": tf1_fit_epoch,
+            "predict per step": tf1_predict_epoch}
+  baselines = {measure: epochs.get(measure, train_step if measure in
+                                   TRAIN_MEASURES else forward)
+               for measure in measures}
 
   def stages():
     for stage in network.stages:
+      if stage_numbers and stage.number not in stage_numbers:
+        continue
       yield ("%d %s" % (stage.number, stage.name),
              stage_measures(stage, images, labels, values, fit_steps,
                             predict_steps))
@@ -247,16 +245,24 @@ def main(argv=None):
                       help="steps of the epoch of 'fit per step'")
   parser.add_argument("--predict-steps", type=int, default=PREDICT_STEPS,
                       help="steps of the epoch of 'predict per step'")
+  parser.add_argument("--stages", nargs="+", type=int, choices=(1, 2, 3, 4),
+                      help="only these stages (default: all)")
+  parser.add_argument("--measures", nargs="+", choices=MEASURES,
+                      default=list(MEASURES), metavar="MEASURE",
+                      help="only these measures, named as the table's "
+                      "columns (default: all)")
   args = parser.parse_args(argv)
   print("Median time, median ratio to the TF1 graph (smallest-largest "
         "ratio over %d rounds); median ratio of CPU time." % args.rounds)
-  print(timing.table_header("network (batch, size)", MEASURES))
+  print(timing.table_header("network (batch, size)", args.measures))
   for name in args.networks:
     results = benchmark(name, args.rounds, args.batch, args.size,
-                        args.fit_steps, args.predict_steps)
+                        args.fit_steps, args.predict_steps, args.stages,
+                        args.measures)
     batch, size = CONFIGS[name]
     label = "%s (%d, %d)" % (name, args.batch or batch, args.size or size)
-    print("\n".join(timing.table_rows(label, results, MEASURES)), flush=True)
+    print("\n".join(timing.table_rows(label, results, args.measures)),
+          flush=True)
   return 0
 
 
