@@ -103,8 +103,13 @@ def main(argv=None):
   parser.add_argument("--rounds", type=int, default=20)
   parser.add_argument("--calls", type=int, default=4,
                       help="calls in a row per contender and round")
+  parser.add_argument("--batch", type=int, help="instead of the training "
+                      "benchmark's CONFIGS")
+  parser.add_argument("--size", type=int, help="input size, instead of "
+                      "CONFIGS'")
   args = parser.parse_args(argv)
   batch, size = bench.CONFIGS[args.network]
+  batch, size = args.batch or batch, args.size or size
   images, labels = bench._data(batch, size)  # pylint: disable=protected-access
   network = network_lib.load(args.network)
   graph = bench.tf1_graph(network, images, labels, with_handles=True)

@@ -44,8 +44,13 @@ def main(argv=None):
                       help="the tf.function forward, not the train step")
   parser.add_argument("--steps", type=int, default=3)
   parser.add_argument("--top", type=int, default=15)
+  parser.add_argument("--batch", type=int, help="instead of the training "
+                      "benchmark's CONFIGS")
+  parser.add_argument("--size", type=int, help="input size, instead of "
+                      "CONFIGS'")
   args = parser.parse_args(argv)
   batch, size = bench.CONFIGS[args.network]
+  batch, size = args.batch or batch, args.size or size
   images, labels = bench._data(batch, size)  # pylint: disable=protected-access
   network = network_lib.load(args.network)
   graph = bench.tf1_graph(network, images, labels, with_handles=True)
@@ -78,6 +83,7 @@ def main(argv=None):
       sum(c for c, _ in ours.values()), sum(t for _, t in ours.values())))
   for session in graph["sessions"]:
     session.close()
+  return 0
   return 0
 
 

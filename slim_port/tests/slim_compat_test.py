@@ -1,8 +1,10 @@
 """tf-slim 1.1.0 on TensorFlow 2.21 / Keras 3, with `tf1shim.slim_compat`.
 
 The same slim code (`slim.batch_norm` and its code paths, most of
-`tf_slim.layers`, `resnet_v1_50`, `inception_v1`, `vgg_16`) runs four ways,
-always from the same weights (`weights_for`: made from each variable's name):
+`tf_slim.layers`, the ported networks `resnet_v1_50`, `inception_v1`,
+`vgg_16`, and three slim networks that slim_port does not port:
+`resnet_v2_50`, `inception_v2`, `inception_v3`) runs four ways, always from
+the same weights (`weights_for`: made from each variable's name):
 
 * the oracle: a subprocess with TF_USE_LEGACY_KERAS=1 whose slim gets its
   `BatchNormalization` from tf-keras's legacy TF1 layers
@@ -17,6 +19,10 @@ always from the same weights (`weights_for`: made from each variable's name):
 * the shim: the same functions in a decorated Keras 3 layer: the graph's
   variables, losses and outputs, and one training step, eagerly and under
   `tf.function`, moves the averages (and the weights) as the graph's did.
+  The variables without a gradient are the graph's: inception_v3's
+  auxiliary head (`AuxLogits`) is computed in training but is not in the
+  loss, so TF1's `compute_gradients` gave its weights None and the
+  optimizer left them alone; the shim's step does the same.
 """
 
 import os
@@ -31,7 +37,10 @@ import pytest
 import tensorflow as tf
 import tf_slim as slim
 from tf_slim.nets import inception_v1 as inception_v1_lib
+from tf_slim.nets import inception_v2 as inception_v2_lib
+from tf_slim.nets import inception_v3 as inception_v3_lib
 from tf_slim.nets import resnet_v1 as resnet_v1_lib
+from tf_slim.nets import resnet_v2 as resnet_v2_lib
 from tf_slim.nets import vgg as vgg_lib
 
 from testing.pytest_main import pytest_main
@@ -104,24 +113,34 @@ def slim_layers(x, training):
   return net, slim.utils.convert_collection_to_dict("end_points")
 
 
-def resnet_v1_50(x, training):
-  with slim.arg_scope(resnet_v1_lib.resnet_arg_scope()):
-    return resnet_v1_lib.resnet_v1_50(x, NUM_CLASSES, is_training=training)
+def slim_network(arg_scope, network):
+  """A model function: `network` (a `tf_slim.nets` function) under its
+  `arg_scope()`, NUM_CLASSES logits."""
+  def model_fn(x, training):
+    with slim.arg_scope(arg_scope()):
+      return network(x, NUM_CLASSES, is_training=training)
+  return model_fn
 
 
-def inception_v1(x, training):
-  with slim.arg_scope(inception_v1_lib.inception_v1_arg_scope()):
-    return inception_v1_lib.inception_v1(x, NUM_CLASSES,
-                                         is_training=training)
+# The ported networks (slim_port/), and three that slim_port does not port,
+# for slim's other code paths: pre-activation units, a separable first
+# convolution with a depth multiplier, an auxiliary head outside the loss.
+resnet_v1_50 = slim_network(resnet_v1_lib.resnet_arg_scope,
+                            resnet_v1_lib.resnet_v1_50)
+inception_v1 = slim_network(inception_v1_lib.inception_v1_arg_scope,
+                            inception_v1_lib.inception_v1)
+vgg_16 = slim_network(vgg_lib.vgg_arg_scope, vgg_lib.vgg_16)
+resnet_v2_50 = slim_network(resnet_v2_lib.resnet_arg_scope,
+                            resnet_v2_lib.resnet_v2_50)
+inception_v2 = slim_network(inception_v2_lib.inception_v2_arg_scope,
+                            inception_v2_lib.inception_v2)
+inception_v3 = slim_network(inception_v3_lib.inception_v3_arg_scope,
+                            inception_v3_lib.inception_v3)
 
 
-def vgg_16(x, training):
-  with slim.arg_scope(vgg_lib.vgg_arg_scope()):
-    return vgg_lib.vgg_16(x, NUM_CLASSES, is_training=training)
-
-
-# name -> (model function, input shape). inception_v1 and vgg_16 end in a
-# 7x7 VALID pooling/convolution: 224x224 is their smallest natural input.
+# name -> (model function, input shape). inception_v1, inception_v2 and
+# vgg_16 end in a 7x7 VALID pooling/convolution: 224x224 is their smallest
+# natural input; inception_v3's is 299x299.
 NETWORKS = {
     "batch_norm": (batch_norm_alone, (2, 6, 6, 3)),
     "batch_norm_variants": (batch_norm_variants, (2, 6, 6, 3)),
@@ -129,10 +148,13 @@ NETWORKS = {
     "resnet_v1_50": (resnet_v1_50, (2, 64, 64, 3)),
     "inception_v1": (inception_v1, (1, 224, 224, 3)),
     "vgg_16": (vgg_16, (1, 224, 224, 3)),
+    "resnet_v2_50": (resnet_v2_50, (2, 64, 64, 3)),
+    "inception_v2": (inception_v2, (1, 224, 224, 3)),
+    "inception_v3": (inception_v3, (1, 299, 299, 3)),
 }
 # Without dropout a training step is deterministic: trained weights compare.
 WITHOUT_DROPOUT = ("batch_norm", "batch_norm_variants", "slim_layers",
-                   "resnet_v1_50")
+                   "resnet_v1_50", "resnet_v2_50")
 
 EXPECTED_NAMES = {
     "resnet_v1_50": [
@@ -149,6 +171,21 @@ EXPECTED_NAMES = {
         "InceptionV1/Logits/Conv2d_0c_1x1/biases"],
     "vgg_16": ["vgg_16/conv1/conv1_1/weights", "vgg_16/conv5/conv5_3/biases",
                "vgg_16/fc6/weights", "vgg_16/fc8/biases"],
+    "resnet_v2_50": [
+        "resnet_v2_50/conv1/biases",
+        "resnet_v2_50/block1/unit_1/bottleneck_v2/preact/moving_mean",
+        "resnet_v2_50/block4/unit_3/bottleneck_v2/conv3/biases",
+        "resnet_v2_50/postnorm/moving_variance", "resnet_v2_50/logits/weights"],
+    "inception_v2": [
+        "InceptionV2/Conv2d_1a_7x7/depthwise_weights",
+        "InceptionV2/Conv2d_1a_7x7/pointwise_weights",
+        "InceptionV2/Mixed_5c/Branch_3/Conv2d_0b_1x1/BatchNorm/moving_mean",
+        "InceptionV2/Logits/Conv2d_1c_1x1/biases"],
+    "inception_v3": [
+        "InceptionV3/Conv2d_1a_3x3/BatchNorm/moving_mean",
+        "InceptionV3/AuxLogits/Conv2d_1b_1x1/weights",
+        "InceptionV3/AuxLogits/Conv2d_2b_1x1/biases",
+        "InceptionV3/Logits/Conv2d_1c_1x1/weights"],
 }
 
 
@@ -218,6 +255,9 @@ def run_graph(name, checkpoint_dir):
                             for key, tensor in end_points.items()}
     regularization = v1.losses.get_regularization_losses()
     loss = total_loss(out, regularization)
+    record["no_gradient"] = sorted(
+        v.op.name for v, g in zip(v1.trainable_variables(), v1.gradients(
+            loss, v1.trainable_variables())) if g is None)
     # Slim's train op: runs UPDATE_OPS, then one SGD step (and global_step).
     train_op = slim.learning.create_train_op(
         loss, v1.train.GradientDescentOptimizer(LEARNING_RATE))
@@ -427,13 +467,16 @@ def test_slim_functions_that_use_names_tensorflow_2_21_moved(compat):
 
 
 def train_step(layer, x):
-  """One SGD step on `total_loss`, as the graph's train op."""
+  """One SGD step on `total_loss`, as the graph's train op: the variables
+  without a gradient (None) are left alone, as TF1's `apply_gradients`
+  left them. Returns the loss and which variables had no gradient."""
   with tf.GradientTape() as tape:
     out, _ = layer(x, training=True)
     loss = total_loss(out, layer.losses)
   gradients = tape.gradient(loss, layer.trainable_weights)
   for variable, gradient in zip(layer.trainable_weights, gradients):
-    variable.assign_sub(LEARNING_RATE * gradient)
+    if gradient is not None:
+      variable.assign_sub(LEARNING_RATE * gradient)
   return loss, [g is None for g in gradients]
 
 
@@ -478,7 +521,8 @@ def test_under_the_shim_eagerly_and_in_tf_function(graph_runs, name):
     load_graph_values()
     loss, no_gradient = step(layer, x)
     assert np.isfinite(float(loss))
-    assert not any(no_gradient)
+    assert sorted(tf1shim.tf1_name(v)[:-len(":0")] for v, none in zip(
+        layer.trainable_weights, no_gradient) if none) == graph["no_gradient"]
     for n, value in graph["trained"].items():
       # The moving averages, and the weights when the step is deterministic.
       assert_close(weights[n].numpy(), value, err_msg="%s (%s)" % (n, step))
@@ -497,6 +541,7 @@ def test_tf1_graph_is_the_oracles(graph_runs, oracle, name):
   ours, theirs = graph_runs(name), oracle[name]
   assert ours["variables"] == theirs["variables"]
   assert ours["trainable"] == theirs["trainable"]
+  assert ours["no_gradient"] == theirs["no_gradient"]
   for n in EXPECTED_NAMES.get(name, []):
     assert n in dict(ours["variables"]), n
   assert sorted(ours["collections"]) == sorted(theirs["collections"])
@@ -531,6 +576,16 @@ def test_networks_have_their_update_ops_and_regularizers(graph_runs):
   assert count("inception_v1", v1.GraphKeys.REGULARIZATION_LOSSES) == 58
   assert count("vgg_16", v1.GraphKeys.REGULARIZATION_LOSSES) == 16
   assert count("inception_v1", "moving_vars") == 2 * 57
+  # Every trainable variable gets a gradient but inception_v3's auxiliary
+  # head's, which is not in the loss: its kernels still get one from their
+  # weight decay (REGULARIZATION_LOSSES), its biases and betas none.
+  for name in NETWORKS:
+    if name != "inception_v3":
+      assert graph_runs(name)["no_gradient"] == [], name
+  assert graph_runs("inception_v3")["no_gradient"] == [
+      "InceptionV3/AuxLogits/Conv2d_1b_1x1/BatchNorm/beta",
+      "InceptionV3/AuxLogits/Conv2d_2a_5x5/BatchNorm/beta",
+      "InceptionV3/AuxLogits/Conv2d_2b_1x1/biases"]
 
 
 # --- apply() and install() ---------------------------------------------------------
