@@ -21,8 +21,9 @@ the same weights (`weights_for`: made from each variable's name):
   `tf.function`, moves the averages (and the weights) as the graph's did.
   The variables without a gradient are the graph's: inception_v3's
   auxiliary head (`AuxLogits`) is computed in training but is not in the
-  loss, so TF1's `compute_gradients` gave its weights None and the
-  optimizer left them alone; the shim's step does the same.
+  loss, so TF1's `compute_gradients` gave its biases and betas None (its
+  kernels get a gradient from their weight decay) and the optimizer left
+  them alone; the shim's step does the same.
 """
 
 import os
