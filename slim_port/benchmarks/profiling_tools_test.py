@@ -62,9 +62,9 @@ def test_call_cost_prints_every_contender_and_part(capsys):
       "TF1 graph, Session.run (NumPy feed)",
       "tf.function forward, NumPy input", "tf.function forward, tensor input",
       "predict_on_batch, NumPy input"]
-  assert contenders["TF1 graph, Session.run (NumPy feed)"] == [
-      cell.split(", ")[0] + ", 1.00x"
-      for cell in contenders["TF1 graph, Session.run (NumPy feed)"]]
+  # Ratios are to the graph's time.
+  assert all(cell.endswith(" ms, 1.00x") for cell in
+             contenders["TF1 graph, Session.run (NumPy feed)"])
   assert len(parts) == 5
   assert all(float(ms) > 0 for ms in parts.values())
 
