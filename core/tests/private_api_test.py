@@ -1,6 +1,7 @@
 """The private TensorFlow and Keras touch points, checked on the installed
 versions (`_tf_internal.py`, `_keras_internal.py`, including those that
-`install.py` and `slim_compat.py` reach through them): a TF or Keras upgrade
+`install.py` and `slim_compat.py` reach through them, and the
+`LooperThread` methods that `training_threads.py` replaces): a TF or Keras upgrade
 that moves one of them fails here, by name."""
 
 import keras
@@ -489,6 +490,18 @@ def test_profiler_trace_parser_reads_tensorflows_trace_format():
   read in op_profile_test.py)."""
   space = _tf_internal.parse_profiler_trace(b"")
   assert not space.planes and type(space).__name__ == "XSpace"
+
+
+def test_supervisors_threads_are_looper_threads_with_its_run():
+  """`training_threads.repair()` changes `LooperThread.__init__` and `run`,
+  which must be those of Supervisor's three threads (TensorFlow's private
+  `supervisor` module; the threads' behaviour is tested in
+  training_threads_test.py)."""
+  from tensorflow.python.training import supervisor  # pylint: disable=g-import-not-at-top
+  for cls in (supervisor.SVSummaryThread, supervisor.SVStepCounterThread,
+              supervisor.SVTimerCheckpointThread):
+    assert issubclass(cls, v1.train.LooperThread), cls
+    assert "run" not in vars(cls), cls
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from tf1shim import layers
 from tf1shim import rnn
 from tf1shim import slim_compat
 from tf1shim import tracking
+from tf1shim import training_threads
 
 _installed = False
 
@@ -42,7 +43,11 @@ def install():
   * Keras 3's `model.fit`, `evaluate` and `predict` under
     `MultiWorkerMirroredStrategy` (`tf1shim.distribute.multi_worker_repair`);
   * `tf.estimator` and `tf.compat.v1.estimator` (gone since TF 2.16):
-    `tf1shim.estimator`, what a `model_fn` uses, and `EstimatorModel`.
+    `tf1shim.estimator`, what a `model_fn` uses, and `EstimatorModel`;
+  * TF1's training threads (`Supervisor`'s, which `slim.learning.train`
+    starts; any `tf.compat.v1.train.LooperThread`) run in graph mode, in
+    the graph they were made in, as on TF1
+    (`tf1shim.training_threads.repair()`).
 
   Returns:
     None.
@@ -60,6 +65,7 @@ def install():
   _repair_tf_slim()
   _repair_multi_worker_fit()
   _install_estimator_module()
+  training_threads.repair()
   _installed = True
 
 

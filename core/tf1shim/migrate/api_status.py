@@ -350,11 +350,13 @@ ENTRIES = [
           "tf1shim.slim_compat does not repair tf_slim.data: read the data "
           "with tf.data", CORE),
     Entry("tf_slim.metrics.*", UNSUPPORTED,
-          "tf1shim.slim_compat does not repair tf_slim.metrics: use "
+          "slim's streaming metrics are local variables and update ops run "
+          "by a Session (they run in a TF1 graph): in a Keras 3 model use "
           "keras.metrics", CORE),
     Entry("tf_slim.losses.*", UNSUPPORTED,
-          "tf1shim.slim_compat does not repair tf_slim.losses: use "
-          "tf.compat.v1.losses or keras.losses", CORE),
+          "slim's deprecated copy of tf.compat.v1.losses, for a Session's "
+          "loop (it runs in a TF1 graph): in a Keras 3 model use "
+          "keras.losses, or tf.compat.v1.losses", CORE),
 ]
 
 
