@@ -212,6 +212,126 @@ def test_custom_getter_sees_and_changes_variables():
   assert seen == ["s/v"]
 
 
+def make_templates():
+  """Two templates of one function (`net`, `net_1`) and one of another."""
+  def dense(u):
+    with v1.variable_scope("d"):
+      kernel = v1.get_variable("kernel", [4, 3])
+      bias = v1.get_variable("bias", [3], initializer=v1.zeros_initializer())
+    return tf.matmul(u, kernel) + bias
+
+  def tower(u):
+    return tf.matmul(u, v1.get_variable("w", [3, 2]))
+
+  return (v1.make_template("net", dense), v1.make_template("net", dense),
+          v1.make_template("tower", tower))
+
+
+def call_templates(templates, x):
+  net, net_again, tower = templates
+  return tower(tf.nn.relu(net(x) + net(x) + net_again(x)))
+
+
+class TemplateLayer(keras.layers.Layer):
+  """TF1 code that keeps its templates: made in __init__ or in the first
+  call (where a TF1 model function would make them)."""
+
+  def __init__(self, make_in_init):
+    super().__init__()
+    self.templates = make_templates() if make_in_init else None
+
+  @tf1shim.track_tf1_style_variables
+  def call(self, x):
+    if self.templates is None:
+      self.templates = make_templates()
+    return call_templates(self.templates, x)
+
+
+@pytest.mark.parametrize("make_in_init", [True, False])
+def test_make_template_shares_its_variables_across_calls_as_in_tf1(
+    make_in_init):
+  """A template keeps its variable scope across calls; each decorated call
+  has scope counts of its own (fresh_variable_scopes). Without the
+  `_pure_variable_scope` patch its second call created its variables at the
+  root scope (`d/kernel`) and failed."""
+  x = np.random.RandomState(0).randn(2, 4).astype(np.float32)
+  with tf.Graph().as_default():
+    templates = make_templates()
+    first = call_templates(templates, tf.constant(x))
+    second = call_templates(templates, tf.constant(x))  # shares everything
+    variables = v1.global_variables()
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      values = {v.name: value for v, value in zip(variables,
+                                                  sess.run(variables))}
+      expected, expected_again = sess.run([first, second])
+  assert sorted(values) == ["net/d/bias:0", "net/d/kernel:0",
+                            "net_1/d/bias:0", "net_1/d/kernel:0",
+                            "tower/w:0"]
+  # Grappler may fold the two builds differently (1 ulp seen).
+  np.testing.assert_allclose(expected, expected_again, rtol=1e-6, atol=1e-6)
+
+  layer = TemplateLayer(make_in_init)
+  layer(x)
+  weights = {tf1shim.tf1_name(v): v for v in layer.weights}
+  assert sorted(weights) == sorted(values)
+  for name, value in values.items():
+    weights[name].assign(value)
+  # Float32, O(1) values, the same few ops as the graph: 1e-6.
+  for call in (layer, layer, tf.function(layer)):
+    np.testing.assert_allclose(call(x), expected, rtol=1e-6, atol=1e-6)
+  assert len(layer.weights) == len(values)
+
+
+def moving_average_model(x, training=None):
+  """TF1 evaluation code: `ExponentialMovingAverage` of a weight (its slot
+  variable's `get_variable` name ends in `/`)."""
+  del training
+  w = v1.get_variable("w", [4, 3])
+  ema = v1.train.ExponentialMovingAverage(0.9)
+  with tf.control_dependencies([ema.apply([w])]):
+    return tf.matmul(x, ema.average(w))
+
+
+def test_moving_average_slot_has_its_tf1_name_and_values(tmp_path):
+  """`w/ExponentialMovingAverage`, as TF1's Saver writes it (not
+  `w/ExponentialMovingAverage/`, which Keras cannot name), moved as in a
+  TF1 session: applied once, the weight changed, applied again."""
+  from tf1shim import checkpoints  # pylint: disable=g-import-not-at-top
+  x = np.random.RandomState(0).randn(2, 4).astype(np.float32)
+  with tf.Graph().as_default():
+    out = moving_average_model(tf.constant(x))
+    w, shadow = v1.global_variables()
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      w0 = sess.run(w)
+      sess.run(out)
+      sess.run(w.assign_add(tf.ones_like(w)))
+      expected_out = sess.run(out)
+      expected_shadow = sess.run(shadow)
+      path = v1.train.Saver().save(sess, str(tmp_path / "ema.ckpt"))
+  assert shadow.op.name == "w/ExponentialMovingAverage"
+
+  layer = ShimLayer(moving_average_model)
+  layer(x)
+  assert sorted(shim_names(layer)) == ["w/ExponentialMovingAverage:0", "w:0"]
+  weights = {tf1shim.tf1_name(v): v for v in layer.weights}
+  weights["w:0"].assign(w0)
+  weights["w/ExponentialMovingAverage:0"].assign(w0)
+  weights["w:0"].assign_add(np.ones_like(w0))
+  # Float32, O(1) values: 1e-6. numpy: the average moved a tenth of the way.
+  np.testing.assert_allclose(layer(x), expected_out, rtol=1e-6, atol=1e-6)
+  shadow_value = weights["w/ExponentialMovingAverage:0"].numpy()
+  np.testing.assert_allclose(shadow_value, expected_shadow, rtol=1e-6,
+                             atol=1e-6)
+  np.testing.assert_allclose(shadow_value, w0 + 0.1, rtol=1e-6, atol=1e-6)
+  # TF1's checkpoint restores by TF1 name, both variables.
+  report = checkpoints.restore_checkpoint(path, layer, strict=True)
+  assert not report.missing and not report.unused, report
+  np.testing.assert_array_equal(
+      weights["w/ExponentialMovingAverage:0"].numpy(), expected_shadow)
+
+
 def test_partitioner_is_refused_with_a_clear_error():
 
   def model(x, training=None):

@@ -18,6 +18,9 @@ store is the active variable store:
   reuse rules itself, so it needs the real flag.
 * `VariableScope.get_variable` forwards `reuse` to the store as TF1's graph
   mode does, instead of dropping it in eager mode.
+* A `variable_scope` entered again (a `make_template`'s, kept across calls)
+  enters the current call's scope store, not the one of the call that made
+  it.
 
 Outside tf1shim stores both fall through to TensorFlow's own code, except that
 `get_variable` called in TF2 (eager or `tf.function`) with TensorFlow's plain
@@ -122,6 +125,9 @@ _original_scope_get_variable = VariableScope.get_variable
 
 _original_set_caching_device = VariableScope.set_caching_device
 
+_PureVariableScope = _vs._pure_variable_scope  # pylint: disable=protected-access
+_original_pure_scope_enter = _PureVariableScope.__enter__
+
 
 @functools.wraps(_original_scope_init)
 def _scope_init_keeping_reuse(self, reuse, *args, **kwargs):
@@ -216,17 +222,36 @@ def _scope_get_variable_as_in_graph(scope, var_store, name, *, shape, dtype,
         aggregation=aggregation)
 
 
+@functools.wraps(_original_pure_scope_enter)
+def _pure_scope_enter_in_current_store(self):
+  """Enters the scope in the scope store of the call that enters it.
+
+  TensorFlow's `_pure_variable_scope` keeps the scope store of the moment it
+  was made; a `variable_scope` context manager reuses it when entered again.
+  A `tf.compat.v1.make_template` keeps such a context manager across calls,
+  but each decorated call has its own store (`fresh_variable_scopes`): its
+  second call would set the first call's store's scope and create its
+  variables at the root scope. In a TF1 graph there is one store, and this
+  changes nothing.
+  """
+  if shim_store_active():
+    self._var_scope_store = _vs.get_variable_scope_store()  # pylint: disable=protected-access
+  return _original_pure_scope_enter(self)
+
+
 def patch_variable_scope():
   """Installs the VariableScope patches. Idempotent."""
   VariableScope.__init__ = _scope_init_keeping_reuse
   VariableScope.get_variable = _scope_get_variable
   VariableScope.set_caching_device = _set_caching_device
+  _PureVariableScope.__enter__ = _pure_scope_enter_in_current_store
 
 
 def variable_scope_patched():
   return (VariableScope.__init__ is _scope_init_keeping_reuse and
           VariableScope.get_variable is _scope_get_variable and
-          VariableScope.set_caching_device is _set_caching_device)
+          VariableScope.set_caching_device is _set_caching_device and
+          _PureVariableScope.__enter__ is _pure_scope_enter_in_current_store)
 
 
 @contextlib.contextmanager

@@ -165,7 +165,7 @@ class VariableStore:
   @property
   def variables_by_name(self):
     """TF1 name (without `:0`) -> variable, in creation order."""
-    return dict(self._vars)
+    return {_op_name(name): v for name, v in self._vars.items()}
 
   def regularization_losses(self):
     """Losses the owner does not report itself (tf.Module owners).
@@ -397,7 +397,8 @@ class VariableStore:
                                                 dtype, initializing_from_value)
     with _creating_own():
       variable = self._owner.create_variable(
-          name, initial_value, shape, value_dtype, trainable=trainable,
+          _op_name(name), initial_value, shape, value_dtype,
+          trainable=trainable,
           validate_shape=validate_shape, constraint=constraint,
           synchronization=synchronization, aggregation=aggregation)
     self._vars[name] = variable
@@ -530,10 +531,12 @@ class VariableStore:
     storage = self._owner.storage(variable)
     if not self._owner.hands_tf1_views or storage is None:
       return variable
-    view = tf1_variable.view_of(storage, name, self._initial_value_fns[name])
+    view = tf1_variable.view_of(storage, _op_name(name),
+                                self._initial_value_fns[name])
     self._tf1_views[name] = view
     self._names_of_views[id(view)] = name
-    self._vars[name] = self._owner.adopt_tf1_view(name, view, variable)
+    self._vars[name] = self._owner.adopt_tf1_view(_op_name(name), view,
+                                                  variable)
     return view
 
   def owner_variable(self, variable):
@@ -584,6 +587,18 @@ def _creating_own():
     yield
   finally:
     _own_creation.depth -= 1
+
+
+def _op_name(name):
+  """The TF1 name of the variable that `get_variable` full name `name` makes.
+
+  TF1's variable takes `name` as a name scope (`ops.name_from_scope_name`):
+  a full name ending in `/` names the variable without it. TensorFlow's
+  slots do that: `slot_creator` asks for `""` in the scope `w/<slot>`
+  (`ExponentialMovingAverage.apply` makes `w/ExponentialMovingAverage`),
+  and the store keys it as TF1's did, `w/ExponentialMovingAverage/`.
+  """
+  return name[:-1] if name.endswith("/") else name
 
 
 def _created_by_keras(frame):
