@@ -2,7 +2,8 @@
 
 `conv3d_transpose`/`Conv3DTranspose`, `separable_conv1d`/`SeparableConv1D`,
 `InputSpec`, and `tf.compat.v1.layers.Layer` subclasses written the TF1 way
-(`add_weight("scale", shape, ...)` with the name first, `build`/`call`,
+(`add_weight("scale", shape, ...)` and TF1's alias `add_variable` with the
+name first, `build`/`call`,
 `input_spec`, `self.built`). The reference is tf-keras's legacy layers (what
 `tf.compat.v1.layers` is under `TF_USE_LEGACY_KERAS=1`) in a TF1 graph, in a
 subprocess: variable names and shapes, then, with random values set, the
@@ -71,10 +72,13 @@ def tf1_style_layer_subclass(x):
       self.shift = self.add_weight(
           "shift", shape=[depth],
           regularizer=lambda w: 0.1 * tf.reduce_sum(w * w))
+      # TF1's deprecated alias, name first too.
+      self.offset = self.add_variable("offset", [depth], trainable=False,
+                                      initializer=v1.zeros_initializer())
       self.built = True
 
     def call(self, inputs):
-      return inputs * self.scale + self.shift
+      return inputs * self.scale + self.shift + self.offset
 
   x = tf.reshape(x, [2, -1])
   h = Scale()(x)
@@ -102,6 +106,7 @@ def reference_scenarios(out_dir):
       x = tf.constant(_inputs())
       out = fn(x)
       variables = v1.global_variables()
+      trainable = [v.name for v in v1.trainable_variables()]
       weight = rng.uniform(-1, 1, out.shape.as_list()).astype(np.float32)
       losses = v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)
       gradients = tf.gradients(tf.reduce_sum(out * weight),
@@ -119,8 +124,7 @@ def reference_scenarios(out_dir):
         sess.run(train)
         trained = sess.run(variables)
     record = {"names": np.array([v.name for v in variables]),
-              "trainable": np.array([v.name for v in v1.trainable_variables(
-                  ) if v.graph is variables[0].graph]) if variables else [],
+              "trainable": np.array(trainable),
               "output": output, "weight": weight,
               "losses": np.array(sorted(loss_values))}
     for i, value in enumerate(values):
@@ -197,7 +201,7 @@ def test_decorated_layer_equals_reference(reference, name, compiled):
   for name_, value in zip(ref["names"], _records(ref, "value")):
     by_name[name_].assign(value)
   trainable = {tf1shim.tf1_name(v) for v in layer.trainable_weights}
-  assert trainable == set(by_name)
+  assert trainable == set(ref["trainable"])
   out, grads = (tf.function(forward) if compiled else forward)(x)
   _assert_all_close([out], [ref["output"]], "output")
   _assert_all_close(sorted(float(l) for l in layer.losses), ref["losses"],
@@ -205,8 +209,9 @@ def test_decorated_layer_equals_reference(reference, name, compiled):
   ours = dict(zip([tf1shim.tf1_name(v) for v in layer.trainable_weights],
                   grads))
   expected = _records(ref, "gradient")
-  _assert_all_close([ours[n] for n in ref["names"]] + [grads[-1]], expected,
-                    "gradient")
+  # The reference's gradients: of its trainable variables, in their order.
+  _assert_all_close([ours[n] for n in ref["trainable"]] + [grads[-1]],
+                    expected, "gradient")
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

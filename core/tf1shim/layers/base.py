@@ -241,6 +241,14 @@ class Layer(keras.layers.Layer):
           trainable=trainable, constraint=constraint, dtype=dtype,
           synchronization=synchronization, aggregation=aggregation)
 
+  def add_variable(self, *args, **kwargs):
+    """TF1's deprecated alias of `add_weight`, with the name first.
+
+    TF1 layer code still calls it (`self.add_variable("bias", [n], ...)`);
+    Keras 3's own `add_variable` takes the shape first.
+    """
+    return self.add_weight(*args, **kwargs)
+
   def add_activity_loss(self, outputs, activity_regularizer):
     """TF1's activity regularization: mean over the batch, one loss per call."""
     loss = activity_regularizer(outputs)
