@@ -75,9 +75,15 @@ def tf1_style_layer_subclass(x):
       # TF1's deprecated alias, name first too.
       self.offset = self.add_variable("offset", [depth], trainable=False,
                                       initializer=v1.zeros_initializer())
+      self.calls = self.add_variable("calls", [], trainable=False,
+                                     initializer=v1.zeros_initializer())
       self.built = True
 
     def call(self, inputs):
+      # An update (UPDATE_OPS in a graph; run by the call in TF2) through
+      # TF1's assign function, and a loss (REGULARIZATION_LOSSES).
+      self.add_update(v1.assign_add(self.calls, 1.0))
+      self.add_loss(0.01 * tf.reduce_sum(tf.square(self.scale)))
       return inputs * self.scale + self.shift + self.offset
 
   x = tf.reshape(x, [2, -1])
@@ -87,9 +93,35 @@ def tf1_style_layer_subclass(x):
   return Scale()(tf.nn.relu(h))
 
 
+# The names of a scenario's layer outputs in its last TF1 graph.
+LAYER_OUTPUT_NAMES = []
+
+
+def tf1_layers_in_a_model(x):
+  """Common layers, a layer object called twice, a variable scope; in a TF1
+  graph their outputs have TF1's names (`conv/Relu:0`, `tower/head/Tanh_1:0`),
+  which TF1 code fetches tensors by."""
+  layers = _layers()
+  x = tf.reshape(x, [2, 4, 6, 2])
+  conv = layers.conv2d(x, 3, 2, activation=tf.nn.relu, name="conv")
+  norm = layers.batch_normalization(conv, training=True)
+  flat = layers.flatten(layers.max_pooling2d(norm, 2, 1))
+  head = layers.Dense(3, activation=tf.nn.tanh, name="head")
+  with v1.variable_scope("tower"):
+    a, b = head(flat), head(flat)
+  out = layers.dense(a + b, 2)
+  if not tf.executing_eagerly() and not v1.get_default_graph(
+      ).building_function:
+    # Pooling's inner ops are named differently (`MaxPool2d`, not
+    # `MaxPool`); the layers whose output names TF1 code uses are these.
+    LAYER_OUTPUT_NAMES[:] = [t.name for t in (conv, norm, flat, a, b, out)]
+  return out
+
+
 SCENARIOS = {f.__name__: f for f in (conv3d_transpose_functions_and_class,
                                      separable_conv1d_functions_and_class,
-                                     tf1_style_layer_subclass)}
+                                     tf1_style_layer_subclass,
+                                     tf1_layers_in_a_model)}
 
 
 def _inputs():
@@ -102,18 +134,23 @@ def reference_scenarios(out_dir):
   assert tf.keras.__name__.startswith("tf_keras"), tf.keras.__name__
   for name, fn in SCENARIOS.items():
     rng = np.random.RandomState(1)
+    LAYER_OUTPUT_NAMES[:] = []
     with tf.Graph().as_default():
       x = tf.constant(_inputs())
       out = fn(x)
       variables = v1.global_variables()
       trainable = [v.name for v in v1.trainable_variables()]
+      layer_output_names = list(LAYER_OUTPUT_NAMES)
       weight = rng.uniform(-1, 1, out.shape.as_list()).astype(np.float32)
       losses = v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)
       gradients = tf.gradients(tf.reduce_sum(out * weight),
                                v1.trainable_variables() + [x])
-      # What model.fit minimizes: the loss plus the regularization losses.
-      train = v1.train.GradientDescentOptimizer(LEARNING_RATE).minimize(
-          tf.add_n([tf.reduce_sum(out * weight)] + losses))
+      # What model.fit minimizes: the loss plus the regularization losses;
+      # UPDATE_OPS once per step (TF1's idiom; in TF2 the call runs them).
+      update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+      with tf.control_dependencies(update_ops):
+        train = v1.train.GradientDescentOptimizer(LEARNING_RATE).minimize(
+            tf.add_n([tf.reduce_sum(out * weight)] + losses))
       with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
         values = [rng.uniform(-0.5, 0.5, v.shape.as_list()).astype(np.float32)
@@ -125,6 +162,8 @@ def reference_scenarios(out_dir):
         trained = sess.run(variables)
     record = {"names": np.array([v.name for v in variables]),
               "trainable": np.array(trainable),
+              "update_ops": len(update_ops),
+              "layer_output_names": np.array(layer_output_names, dtype=str),
               "output": output, "weight": weight,
               "losses": np.array(sorted(loss_values))}
     for i, value in enumerate(values):
@@ -154,12 +193,15 @@ def _assert_all_close(actual, expected, what):
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_tf1_graph_equals_reference(reference, name):
   ref = reference(name)
+  LAYER_OUTPUT_NAMES[:] = []
   with tf.Graph().as_default():
     x = tf.constant(_inputs())
     out = SCENARIOS[name](x)
+    assert LAYER_OUTPUT_NAMES == list(ref["layer_output_names"])
     variables = v1.global_variables()
     assert [v.name for v in variables] == list(ref["names"])
     losses = v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)
+    assert len(v1.get_collection(v1.GraphKeys.UPDATE_OPS)) == ref["update_ops"]
     gradients = tf.gradients(tf.reduce_sum(out * ref["weight"]),
                              v1.trainable_variables() + [x])
     with v1.Session() as sess:
@@ -189,11 +231,14 @@ def test_decorated_layer_equals_reference(reference, name, compiled):
   x = tf.constant(_inputs())
 
   def forward(x):
+    """The output, gradients and the call's losses (read where they were
+    added: under `tf.function` they are the trace's tensors)."""
     with tf.GradientTape() as tape:
       tape.watch(x)
       out = layer(x)
       loss = tf.reduce_sum(out * ref["weight"])
-    return out, tape.gradient(loss, layer.trainable_weights + [x])
+    return (out, tape.gradient(loss, layer.trainable_weights + [x]),
+            list(layer.losses))
 
   (tf.function(forward) if compiled else forward)(x)  # creates
   by_name = {tf1shim.tf1_name(v): v for v in layer.weights}
@@ -202,10 +247,9 @@ def test_decorated_layer_equals_reference(reference, name, compiled):
     by_name[name_].assign(value)
   trainable = {tf1shim.tf1_name(v) for v in layer.trainable_weights}
   assert trainable == set(ref["trainable"])
-  out, grads = (tf.function(forward) if compiled else forward)(x)
+  out, grads, losses = (tf.function(forward) if compiled else forward)(x)
   _assert_all_close([out], [ref["output"]], "output")
-  _assert_all_close(sorted(float(l) for l in layer.losses), ref["losses"],
-                    "loss")
+  _assert_all_close(sorted(float(l) for l in losses), ref["losses"], "loss")
   ours = dict(zip([tf1shim.tf1_name(v) for v in layer.trainable_weights],
                   grads))
   expected = _records(ref, "gradient")

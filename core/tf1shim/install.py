@@ -1,10 +1,12 @@
 """`tf1shim.install()`: the guide's TF1 entry points, back on Keras 3."""
 
+import functools
 import importlib
 import sys
 import types
 import warnings
 
+import keras
 import tensorflow as tf
 
 from tf1shim import _tf_internal
@@ -44,6 +46,9 @@ def install():
     `MultiWorkerMirroredStrategy` (`tf1shim.distribute.multi_worker_repair`);
   * `tf.estimator` and `tf.compat.v1.estimator` (gone since TF 2.16):
     `tf1shim.estimator`, what a `model_fn` uses, and `EstimatorModel`;
+  * `tf.compat.v1.assign`, `assign_add` and `assign_sub` also take Keras 3
+    variables (a TF1 layer's `self.kernel`, `model.weights`), whose `dtype`
+    is a string where TensorFlow's functions read a `tf.DType`;
   * TF1's training threads (`Supervisor`'s, which `slim.learning.train`
     starts; any `tf.compat.v1.train.LooperThread`) run in graph mode, in
     the graph they were made in, as on TF1
@@ -65,6 +70,7 @@ def install():
   _repair_tf_slim()
   _repair_multi_worker_fit()
   _install_estimator_module()
+  _install_assign_functions()
   training_threads.repair()
   _installed = True
 
@@ -112,6 +118,32 @@ def _repair_multi_worker_fit():
     multi_worker_repair.apply()
   except RuntimeError as e:
     warnings.warn(str(e), UserWarning, stacklevel=3)
+
+
+# tf.compat.v1's state functions that read `ref.dtype` as a `tf.DType`.
+ASSIGN_FUNCTIONS = ("assign", "assign_add", "assign_sub")
+
+
+def _install_assign_functions():
+  for v1_module in _compat_v1_modules():
+    for name in ASSIGN_FUNCTIONS:
+      function = getattr(v1_module, name)
+      if not getattr(function, "_tf1shim_takes_keras_variables", False):
+        setattr(v1_module, name, _taking_keras_variables(function, name))
+
+
+def _taking_keras_variables(function, method_name):
+  """`function(ref, value, ...)` that assigns a Keras 3 variable through its
+  own `assign*` method, as TensorFlow's does for any resource variable."""
+
+  @functools.wraps(function)
+  def assign(ref, value, *args, **kwargs):
+    if isinstance(ref, keras.Variable):
+      return getattr(ref, method_name)(value)
+    return function(ref, value, *args, **kwargs)
+
+  assign._tf1shim_takes_keras_variables = True  # pylint: disable=protected-access
+  return assign
 
 
 def _replacement_module(api_name, source, names):

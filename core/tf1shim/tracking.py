@@ -194,6 +194,11 @@ def store_of(obj, description):
   return store
 
 
+def own_store(obj):
+  """The store `obj` has made for itself, or None."""
+  return obj.__dict__.get(variable_store.STORE_ATTRIBUTE)
+
+
 def active_store():
   """The tf1shim store of the innermost running decorated call, or None."""
   store = _tf_internal.current_variable_store()

@@ -144,7 +144,11 @@ class Layer(keras.layers.Layer):
       utils.check_input_spec(self, inputs)  # as Keras's __call__ does in TF2
       if not self.built:
         self.build(inputs.shape)
-      return self.call(inputs, *args, **kwargs)
+      # TF1 named the layer's ops in the name scope its variable scope first
+      # opened (`dense/MatMul`, `dense/Relu`; again `dense/MatMul_1`): code
+      # fetches tensors by those names.
+      with tf.compat.v1.name_scope(self._scope.original_name_scope):
+        return self.call(inputs, *args, **kwargs)
 
   def build(self, input_shape):
     """Creates the variables under the layer's TF1 variable scope."""
@@ -248,6 +252,54 @@ class Layer(keras.layers.Layer):
     Keras 3's own `add_variable` takes the shape first.
     """
     return self.add_weight(*args, **kwargs)
+
+  def add_loss(self, loss):
+    """TF1's `add_loss`: a loss in `REGULARIZATION_LOSSES`.
+
+    TF1 code reads a layer's losses from that collection
+    (`tf.compat.v1.losses.get_regularization_losses()`). In a TF1 graph it
+    goes there (and to the layer's `losses`); inside a decorated call, to the
+    call's collection and the decorated object's `losses`, as the layer's
+    activity losses do (TF1 code makes a new layer object on every call, so
+    the layer's own list would be lost); a layer called on its own keeps it
+    in its `losses`.
+    """
+    losses = [each() if callable(each) else each
+              for each in (loss if isinstance(loss, (list, tuple))
+                           else [loss])]
+    if in_tf1_graph():
+      for each in losses:
+        tf.compat.v1.add_to_collection(
+            tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, each)
+    store = tracking.active_store()
+    if store is not None and store is not tracking.own_store(self):
+      for each in losses:
+        store.add_call_loss(each)
+      return
+    super().add_loss(losses)
+
+  def add_update(self, updates, inputs=None):
+    """TF1's `add_update`: in a TF1 graph, the ops go to `UPDATE_OPS`.
+
+    In TF2 an update op has already run when it is passed here (eagerly, or
+    in order inside a `tf.function`), as tf1shim's batch normalization's
+    do: nothing is listed, and a callable is called, as tf-keras did.
+    `inputs` (TF1's conditional updates) is accepted and not used.
+    """
+    del inputs
+    updates = updates if isinstance(updates, (list, tuple)) else [updates]
+    for update in updates:
+      if callable(update):
+        update = update()
+      if in_tf1_graph() and update is not None:
+        self.__dict__.setdefault("_tf1_graph_updates", []).append(update)
+        tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS,
+                                       update)
+
+  @property
+  def updates(self):
+    """The update ops this layer made in TF1 graphs (empty in TF2)."""
+    return list(self.__dict__.get("_tf1_graph_updates", []))
 
   def add_activity_loss(self, outputs, activity_regularizer):
     """TF1's activity regularization: mean over the batch, one loss per call."""
