@@ -21,8 +21,8 @@ off for the whole process (`tf.compat.v1.disable_eager_execution()`).
 The repair: a `LooperThread` made in graph mode runs in the graph that was
 the default where it was made (the thread's creator's), in graph mode, as
 on TF1. A `LooperThread` made eagerly, or while a `tf.function` is traced,
-runs eagerly, as on TF2 without the repair. Other threads (`threading.Thread`s of the user's own) are not
-changed: a TF1 program's own thread that calls `Saver.save` with a
+runs eagerly, as on TF2 without the repair. Other threads (a program's own
+`threading.Thread`s) are not changed: one that calls `Saver.save` with a
 `global_step` tensor has to enter its graph (`with graph.as_default():`).
 
 `tf1shim.install()` calls `repair()`. It changes `LooperThread.__init__`
