@@ -67,8 +67,15 @@ def model_fn(features, labels, mode, params):
         "confidence": v1.metrics.mean(tf.reduce_max(probabilities, axis=1)),
     })
   optimizer = params["optimizer"]()
-  with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
-    train_op = optimizer.minimize(loss, global_step=v1.train.get_global_step())
+  if params.get("group_update_ops"):
+    # The official ResNet model_fn's way: the train op grouped with them.
+    train_op = tf.group(
+        optimizer.minimize(loss, global_step=v1.train.get_global_step()),
+        v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+  else:
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+      train_op = optimizer.minimize(
+          loss, global_step=v1.train.get_global_step())
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
                                     predictions=predictions)
 
@@ -121,9 +128,10 @@ def feed(placeholder_structure, values):
                   tf.nest.flatten(values)))
 
 
-def tf1_train(fn, params, batches, model_dir):
+def tf1_train(fn, params, batches, model_dir, save_after=()):
   """Estimator's training: model.ckpt-0, one train_op run per batch,
-  model.ckpt-N; returns the losses and the final variables."""
+  model.ckpt-N (and after the steps `save_after`); returns the losses and
+  the final variables."""
   with tf.Graph().as_default():
     global_step = v1.train.get_or_create_global_step()
     features = placeholders(batches[0][0])
@@ -139,6 +147,8 @@ def tf1_train(fn, params, batches, model_dir):
         values[labels] = y
         _, loss = sess.run([spec.train_op, spec.loss], values)
         losses.append(loss)
+        if len(losses) in save_after:
+          saver.save(sess, model_dir + "/model.ckpt", global_step=global_step)
       saver.save(sess, model_dir + "/model.ckpt", global_step=global_step)
       final = {v.op.name: sess.run(v) for v in v1.global_variables()}
   return np.array(losses), final
@@ -397,6 +407,179 @@ def test_training_resumed_from_a_model_dir_continues_the_optimizer(
             verbose=0, callbacks=[record])
   np.testing.assert_allclose(record.losses, losses[2:], rtol=RTOL, atol=ATOL)
   assert int(model.global_step.numpy()) == 4
+
+
+def test_train_op_grouped_with_update_ops_trains_as_tf1(tmp_path):
+  # tf.group(minimize_op, UPDATE_OPS): the group is the train op, the
+  # batch-norm averages move once per step.
+  params = {"optimizer": momentum, "group_update_ops": True}
+  batches = digits_like_batches(STEPS, seed=5)
+  losses, final = tf1_train(model_fn, params, batches, str(tmp_path))
+  model = built_model(model_fn, params, batches[0][0])
+  model.restore(str(tmp_path / "model.ckpt-0"))
+  model.compile()
+  record = LossPerStep()
+  model.fit(dataset(batches), verbose=0, callbacks=[record])
+  np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
+  assert record.steps == [1, 2, 3, 4]
+  for variable in model.weights:
+    expected = final[tf1shim.tf1_name(variable)[:-2]]
+    np.testing.assert_allclose(variable.numpy(), expected, rtol=RTOL,
+                               atol=ATOL, err_msg=variable.path)
+
+
+EMA_DECAY = 0.9
+
+
+def averaged_variables():
+  """What EfficientNet's model_fn averaged: the trainable variables and
+  the batch-norm averages."""
+  return v1.trainable_variables() + [
+      v for v in v1.global_variables() if "moving_" in v.name]
+
+
+def averaged_model_fn(features, labels, mode, params):
+  """model_fn, its weights and batch-norm averages averaged after the train
+  op as EfficientNet's model_fn did (the decay bounded by the global step,
+  so the averages move by 0.18-0.36 of the distance per step here)."""
+  spec = model_fn(features, labels, mode, params)
+  if mode != tf.estimator.ModeKeys.TRAIN:
+    return spec
+  averages = v1.train.ExponentialMovingAverage(
+      EMA_DECAY, num_updates=v1.train.get_global_step())
+  averaged = averaged_variables()
+  with tf.control_dependencies([spec.train_op]):
+    train_op = averages.apply(averaged)
+  return spec._replace(train_op=train_op)
+
+
+def _shadows(values):
+  return {name: value for name, value in values.items()
+          if name.endswith("/ExponentialMovingAverage")}
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_moving_averages_after_the_train_op_continue_as_tf1s(run_eagerly,
+                                                             tmp_path):
+  # TF1 trains 4 steps, saving after 2 (weights, averages, Momentum slots);
+  # the Keras model restores model.ckpt-2 and trains steps 3-4. Its averages
+  # must be TF1's after step 4: made with TF1's names, loaded from the
+  # checkpoint (at step 2 they are not the weights: starting them from the
+  # weights would be off by far more than the tolerance), moved once per step
+  # after the optimizer's step with the decay of the advanced global step.
+  params = {"optimizer": momentum}
+  batches = digits_like_batches(STEPS, seed=6)
+  losses, final = tf1_train(averaged_model_fn, params, batches,
+                            str(tmp_path), save_after=(2,))
+  reader = checkpoints.CheckpointReader(str(tmp_path / "model.ckpt-2"))
+  kernel = "classifier/dense/kernel"
+  assert np.abs(reader.read(kernel + "/ExponentialMovingAverage") -
+                reader.read(kernel)).max() > 1e-3
+  model = built_model(averaged_model_fn, params, batches[0][0])
+  report = model.restore(str(tmp_path / "model.ckpt-2"))
+  assert not report.missing and not report.unused
+  assert set(_shadows(final)) <= set(report.ignored)
+  model.compile(run_eagerly=run_eagerly)
+  record = LossPerStep()
+  model.fit(dataset(batches[2:]), verbose=0, callbacks=[record])
+  np.testing.assert_allclose(record.losses, losses[2:], rtol=RTOL, atol=ATOL)
+  shadows = model.moving_averages.shadows
+  assert set(shadows) == set(_shadows(final))
+  assert len(shadows) == 5 + 2  # 2 kernels, beta, gamma, bias; 2 averages
+  for name, shadow in shadows.items():
+    np.testing.assert_allclose(shadow.numpy(), final[name], rtol=RTOL,
+                               atol=ATOL, err_msg=name)
+  for variable in model.weights:
+    np.testing.assert_allclose(
+        variable.numpy(), final[tf1shim.tf1_name(variable)[:-2]], rtol=RTOL,
+        atol=ATOL, err_msg=variable.path)
+  # Not weights of the network; saved with the model by tf.train.Checkpoint.
+  assert not set(shadows) & {tf1shim.tf1_name(v)[:-2] for v in model.weights}
+  saved = tf.train.Checkpoint(model=model).write(str(tmp_path / "keras"))
+  values = [tf.train.load_variable(saved, key) for key, _ in
+            tf.train.list_variables(saved) if "moving_averages" in key]
+  assert len(values) == len(shadows)
+
+  # TF1 evaluated and exported the averages through a Saver of
+  # ema.variables_to_restore(averaged) into a PREDICT graph.
+  features_value = batches[0][0]
+  with tf.Graph().as_default():
+    v1.train.get_or_create_global_step()
+    features = placeholders(features_value)
+    spec = averaged_model_fn(features, None, tf.estimator.ModeKeys.PREDICT,
+                             params)
+    restore_averages = v1.train.ExponentialMovingAverage(
+        EMA_DECAY).variables_to_restore(averaged_variables())
+    with v1.Session() as sess:
+      v1.train.Saver(restore_averages).restore(
+          sess, str(tmp_path / "model.ckpt-4"))
+      expected = sess.run(spec.predictions, feed(features, features_value))
+  with model.moving_averages.in_weights():
+    averaged_predictions = model.predict(features_value, verbose=0)
+  predictions = model.predict(features_value, verbose=0)
+  np.testing.assert_allclose(averaged_predictions["logits"],
+                             expected["logits"], rtol=RTOL, atol=ATOL)
+  # The weights came back: not the averages' predictions.
+  assert np.abs(predictions["logits"] - expected["logits"]).max() > 1e-3
+  for variable in model.weights:
+    np.testing.assert_allclose(
+        variable.numpy(), final[tf1shim.tf1_name(variable)[:-2]], rtol=RTOL,
+        atol=ATOL, err_msg=variable.path)
+  # Restoring again loads the averages the model already keeps.
+  model.restore(str(tmp_path / "model.ckpt-2"))
+  for name, shadow in shadows.items():
+    np.testing.assert_array_equal(shadow.numpy(), reader.read(name))
+
+
+def test_moving_averages_model_function_builds_in_a_tf1_graph():
+  # model_function's TRAIN mode builds no train op: the averages are
+  # recorded, not made; control_dependencies([train_op]) takes the marker.
+  batches = digits_like_batches(1)
+  function = estimator.model_function(
+      averaged_model_fn, {"optimizer": momentum}, predictions_key="logits",
+      labels_spec=tf.TensorSpec([None], tf.int64))
+  with tf.Graph().as_default():
+    v1.train.get_or_create_global_step()
+    features = placeholders(batches[0][0])
+    logits = function(features, training=True)
+    names = [v.op.name for v in v1.global_variables()]
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      assert sess.run(logits, feed(features, batches[0][0])).shape == (
+          BATCH, CLASSES)
+  assert "classifier/dense/kernel" in names
+  assert not [n for n in names if "ExponentialMovingAverage" in n]
+
+
+def test_moving_averages_missing_from_the_checkpoint(trained):
+  # The model_dir of model_fn (no averages): a strict restore fails on the
+  # first fit, naming them, as TF1's Saver would; strict=False starts them
+  # from the weights, and a step moves them by TF1's rule (numpy).
+  params = {"optimizer": momentum}
+  batches = trained["batches"]
+  model = built_model(averaged_model_fn, params, batches[0][0])
+  model.restore(trained["model_dir"])
+  with pytest.raises(ValueError, match="no moving averages"):
+    with model.moving_averages.in_weights():
+      pass
+  model.compile()
+  with pytest.raises(ValueError, match="no entry for the moving averages "
+                     "classifier/batch_normalization/beta/Exponential"):
+    model.fit(dataset(batches[:1]), verbose=0)
+
+  model = built_model(averaged_model_fn, params, batches[0][0])
+  model.restore(trained["model_dir"], strict=False)
+  before = {tf1shim.tf1_name(v)[:-2]: v.numpy() for v in model.weights}
+  model.compile()
+  model.fit(dataset(batches[:1]), verbose=0)
+  steps = float(STEPS + 1)  # the global step after this step
+  decay = min(EMA_DECAY, (1 + steps) / (10 + steps))
+  for variable in model.weights:
+    name = tf1shim.tf1_name(variable)[:-2]
+    expected = before[name] + (variable.numpy() - before[name]) * (1 - decay)
+    np.testing.assert_allclose(
+        model.moving_averages.shadows[name + "/ExponentialMovingAverage"],
+        expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
 
 # --- Errors a team meets ----------------------------------------------------

@@ -467,6 +467,21 @@ def test_is_tf1_initializer_knows_every_tf1_initializer_class():
   assert not _tf_internal.is_tf1_initializer(None)
 
 
+def test_moving_average_settings_are_what_apply_uses():
+  step = tf.Variable(3, dtype=tf.int64)
+  ema = tf.compat.v1.train.ExponentialMovingAverage(0.9, num_updates=step)
+  decay, num_updates = _tf_internal.moving_average_settings(ema)
+  assert decay == 0.9 and num_updates is step
+  assert _tf_internal.moving_average_settings(
+      tf.compat.v1.train.ExponentialMovingAverage(0.5)) == (0.5, None)
+  # apply's arithmetic with them: min(decay, (1 + 3) / (10 + 3)).
+  variable = tf.Variable(1.0)
+  ema.apply([variable])
+  variable.assign(3.0)
+  ema.apply([variable])
+  assert ema.average(variable).numpy() == pytest.approx(1.0 + 2.0 * 9 / 13)
+
+
 def test_evaluate_lifted_computes_a_traced_initial_value_and_refuses_inputs():
   # lift_to_graph copies a tf.function trace's ops into a new graph: what
   # bare tf.Variables' initial values inside a decorated call rely on.

@@ -510,6 +510,15 @@ def is_tf1_initializer(obj):
   return type(obj).__module__ == _TF1_INITIALIZERS_MODULE
 
 
+# --- ExponentialMovingAverage (estimator/moving_averages.py) -----------------
+
+
+def moving_average_settings(ema):
+  """(decay, num_updates) a `tf.train.ExponentialMovingAverage` was made
+  with: its `apply` reads them, and the class has no public getter."""
+  return ema._decay, ema._num_updates  # pylint: disable=protected-access
+
+
 # --- The profiler's trace (comparison/op_profile.py) -------------------------
 
 

@@ -206,10 +206,11 @@ def _install_estimator_module():
     raise AttributeError(estimator.missing_api_message(name))
 
   module.__getattr__ = missing
-  # TF1 optimizers and metrics record inside EstimatorModel's model_fn
+  # TF1 optimizers, metrics and moving averages record inside EstimatorModel's model_fn
   # calls: an optimizer made before (in `params`) must be seen too.
   estimator.optimizers.install()
   estimator.metrics.install()
+  estimator.moving_averages.install()
   tf.estimator = module
   sys.modules["tensorflow.estimator"] = module
   sys.modules["tensorflow.estimator.export"] = estimator.export

@@ -11,6 +11,7 @@ model_fn".
 import types
 
 from tf1shim.estimator import metrics
+from tf1shim.estimator import moving_averages
 from tf1shim.estimator import optimizers
 
 from tf1shim.estimator.model import EstimatorModel

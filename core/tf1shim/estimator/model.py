@@ -21,7 +21,9 @@ SavedModel's signatures). `EstimatorModel` calls the same `model_fn` under
   so once per training step, as TF1's `UPDATE_OPS` did; the `model_fn`'s
   `control_dependencies(UPDATE_OPS)` is a no-op (the collection is empty).
   The logs are TF1's `LoggingTensorHook`'s: the step's `loss` and
-  `global_step`.
+  `global_step`. An `ExponentialMovingAverage` applied in TRAIN mode
+  (after the train op, or grouped with it) keeps its shadows in
+  `model.moving_averages` (`moving_averages.py`), moved after each step.
 * `evaluate`: EVAL mode; `loss` is the mean of the batches' losses (as
   Estimator's), each `eval_metric_ops` entry a Keras metric with TF1's value
   (`metrics.py`), and `global_step`.
@@ -29,7 +31,8 @@ SavedModel's signatures). `EstimatorModel` calls the same `model_fn` under
   `export_outputs` (plus Keras's `serve`, the predictions).
 * `restore(model_dir_or_prefix)`: an Estimator model_dir's latest
   checkpoint (or a prefix), strictly by TF1 name, the global step and the
-  TF1 optimizer's slots (into the mapped Keras optimizer) included.
+  TF1 optimizer's slots (into the mapped Keras optimizer) and the moving
+  averages included.
 
 The global step is a `tf.Variable` of the model named `global_step` (in the
 model_fn's `GLOBAL_VARIABLES` and `GLOBAL_STEP` collections, found by
@@ -48,6 +51,7 @@ from tf1shim import graph_collections
 from tf1shim import tracking
 from tf1shim.checkpoints import model_dir as model_dir_lib
 from tf1shim.estimator import metrics as metrics_lib
+from tf1shim.estimator import moving_averages as moving_averages_lib
 from tf1shim.estimator import optimizers as optimizers_lib
 from tf1shim.estimator import spec as spec_lib
 
@@ -115,6 +119,7 @@ def model_function(model_fn, params=None, config=None, predictions_key=None,
   """
   names = _model_fn_arguments(model_fn)
   config = config or spec_lib.RunConfig()
+  moving_averages_lib.install()
 
   def tf1_model_function(features, training=False):
     mode = ModeKeys.TRAIN if training else ModeKeys.PREDICT
@@ -199,10 +204,14 @@ class EstimatorModel(keras.Model):
     # Estimator made the global step before calling the model_fn.
     self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                    name="global_step")
+    # The shadows of the model_fn's ExponentialMovingAverage, made by the
+    # first fit (moving_averages.py).
+    self.moving_averages = moving_averages_lib.MovingAverages()
     self._eval_loss = keras.metrics.Mean(name="loss")
     self._eval_metrics = _Metrics()
     optimizers_lib.install()
     metrics_lib.install()
+    moving_averages_lib.install()
 
   # --- Calling the model_fn ------------------------------------------------
 
@@ -342,7 +351,13 @@ class EstimatorModel(keras.Model):
       super().compile(optimizer=optimizers_lib.keras_optimizer(record),
                       **self._compile_kwargs)
       self._optimizer_pending = False
+    # TF1's TRAIN graph made the shadows; the first training step needs them.
+    self.moving_averages.make(record.moving_averages,
+                              self._variables_by_tf1_name())
     self._load_optimizer_slots()
+
+  def _variables_by_tf1_name(self):
+    return {tracking.tf1_name(v)[:-len(":0")]: v for v in self.weights}
 
   def _load_optimizer_slots(self):
     """The restored checkpoint's TF1 optimizer slots into the Keras
@@ -391,6 +406,9 @@ class EstimatorModel(keras.Model):
       # count (the increment depends on nothing else).
       with tf.control_dependencies([loss]):
         self.global_step.assign_add(1)
+    # After the optimizer's step and the global step, as TF1's averages op
+    # under control_dependencies([train_op]).
+    self.moving_averages.update(record.moving_averages)
     return {"loss": loss, "global_step": self.global_step.read_value()}
 
   # --- Evaluation -------------------------------------------------------------
@@ -483,9 +501,13 @@ class EstimatorModel(keras.Model):
                        "that the model_fn has made its variables." % self.name)
     resolved = model_dir_lib.resolve(path)
     report = checkpoints.restore_checkpoint(
-        resolved.prefix, self, strict=strict, ignore=checkpoints.TRAINING_STATE)
+        resolved.prefix, self, strict=strict,
+        ignore=checkpoints.TRAINING_STATE +
+        self.moving_averages.ignored_entries())
     if resolved.global_step is not None:
       self.global_step.assign(resolved.global_step)
+    self.moving_averages.restore(resolved.prefix,
+                                 self._variables_by_tf1_name(), strict)
     self._slots_prefix = resolved.prefix
     self._load_optimizer_slots()
     return report

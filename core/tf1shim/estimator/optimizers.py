@@ -6,15 +6,16 @@ Keras trains with its own optimizers, so while `EstimatorModel` calls the
 `model_fn` (`recording()`), `minimize` and `apply_gradients` of every
 `tf.compat.v1.train.Optimizer` record the optimizer (its class and the
 arguments it was made with) and whether the train op advances the global
-step, and return a `TrainOp` marker instead of TF1 update ops.
+step, and return a `TrainOp` marker instead of TF1 update ops (`tf.group`
+of the marker and other ops is the marker).
 `keras_optimizer(record)` then makes the Keras optimizer with TF1's update
 rule: GradientDescent, Momentum (Nesterov too), Adam, Adagrad and RMSProp
 (TF1 starts RMSProp's mean square at 1, Keras at 0: `TF1RMSprop`). Any
 other optimizer is an error naming it. Outside `recording()`, in TF1
 graphs too, the optimizers are TensorFlow's, unchanged.
 
-The hooks wrap the public `tf.compat.v1.train.Optimizer` methods and the
-supported classes' `__init__` (to see their arguments) once, by
+The hooks wrap the public `tf.compat.v1.train.Optimizer` methods, the
+supported classes' `__init__` (to see their arguments) and `tf.group` once, by
 `tf1shim.install()` or when `EstimatorModel` is first made; they only
 record inside `recording()`.
 """
@@ -22,11 +23,14 @@ record inside `recording()`.
 import contextlib
 import inspect
 import math
+import sys
 import threading
 import weakref
 
 import keras
 import tensorflow as tf
+
+from tf1shim import _tf_internal
 
 _v1_train = tf.compat.v1.train
 _state = threading.local()
@@ -45,6 +49,13 @@ class TrainOp:
 
   def __init__(self, record):
     self.record = record
+    # What `control_dependencies([train_op])` takes in a graph (TF1 code
+    # orders its moving averages after the train op): an op doing nothing.
+    self._graph_op = None if tf.executing_eagerly() else tf.no_op(
+        name="train_op")
+
+  def _as_graph_element(self):
+    return self._graph_op
 
   def __repr__(self):
     return "<TrainOp of %s>" % self.record.optimizer_name
@@ -59,6 +70,8 @@ class TrainOpRecord:
     self.arguments = {}
     self.advances_global_step = False
     self.var_list = None
+    # ExponentialMovingAverage.apply calls (moving_averages.py), in order.
+    self.moving_averages = []
 
   @property
   def recorded(self):
@@ -326,6 +339,32 @@ def _wrap_methods():
   _v1_train.Optimizer.apply_gradients = apply_gradients
 
 
+def _wrap_group():
+  """`tf.group` of the train op's markers is the marker: TF1 code groups
+  its train op with other ops (`tf.group(minimize_op, update_ops)`, an
+  `ExponentialMovingAverage.apply`). The other ops have run (eagerly) or
+  run anyway (a traced step runs every stateful op)."""
+  original = tf.group
+
+  def group(*inputs, **kwargs):
+    if current() is not None:
+      for value in tf.nest.flatten(inputs):
+        if isinstance(value, TrainOp):
+          return value
+    return original(*inputs, **kwargs)
+
+  group.__wrapped__ = original
+  group.__doc__ = original.__doc__
+  # Every module object TF1 code reaches `group` through (`tf.compat.v1` and
+  # `import tensorflow.compat.v1` may be two; see install.py).
+  for module in (tf, tf.compat.v1, tf.compat.v2,
+                 sys.modules.get("tensorflow.compat.v1"),
+                 sys.modules.get("tensorflow.compat.v2"),
+                 _tf_internal.generated_v1_api_module()):
+    if getattr(module, "group", None) is original:
+      module.group = group
+
+
 def _wrap_init(cls):
   original = cls.__init__
   signature = inspect.signature(original)
@@ -351,6 +390,7 @@ def install():
   if _installed:
     return
   _wrap_methods()
+  _wrap_group()
   for cls in KERAS_EQUIVALENTS:
     _wrap_init(cls)
   _installed = True
