@@ -368,45 +368,90 @@ def test_train_op_optimizer_maps_to_keras(name, tmp_path):
                                atol=ATOL, err_msg=variable.path)
 
 
-@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam", "adagrad",
-                                  "rmsprop", "rmsprop_momentum_centered"])
-def test_training_resumed_from_a_model_dir_continues_the_optimizer(
-    name, tmp_path):
-  # Estimator restarted from its model_dir with the optimizer's slots
-  # (Momentum's accumulators, Adam's moments and beta powers): TF1 trains
-  # 4 steps, saving after 2; the Keras model restores that model_dir and
-  # trains steps 3-4, which must be TF1's (with fresh slots they differ).
+def _resumed_after_two_steps(params, tmp_path, run_eagerly=False):
+  """Estimator restarted from its model_dir: TF1 trains linear_model_fn 4
+  steps, saving after 2; the Keras model restores model.ckpt-2 and trains
+  steps 3-4. Returns (TF1's losses, TF1's final variables, the model's
+  losses of steps 3-4, the model)."""
   rng = np.random.RandomState(4)
   batches = [(rng.randn(BATCH, 5).astype(np.float32),
               rng.randint(0, CLASSES, BATCH).astype(np.int64))
              for _ in range(4)]
-  params = {"optimizer": OPTIMIZERS[name]}
-  with tf.Graph().as_default():
-    global_step = v1.train.get_or_create_global_step()
-    features = v1.placeholder(tf.float32, (None, 5))
-    labels = v1.placeholder(tf.int64, (None,))
-    spec = linear_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN,
-                           params)
-    with v1.Session() as sess:
-      sess.run(v1.global_variables_initializer())
-      losses = []
-      for step, (x, y) in enumerate(batches):
-        if step == 2:
-          v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"),
-                                global_step=global_step)
-        losses.append(sess.run([spec.train_op, spec.loss],
-                               {features: x, labels: y})[1])
+  losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path),
+                            save_after=(2,))
   model = built_model(linear_model_fn, params, batches[0][0])
-  model.restore(str(tmp_path))
+  model.restore(str(tmp_path / "model.ckpt-2"))
   assert int(model.global_step.numpy()) == 2
-  model.compile()
+  model.compile(run_eagerly=run_eagerly)
   record = LossPerStep()
   model.fit(tf.data.Dataset.from_tensor_slices(
       (np.concatenate([x for x, _ in batches[2:]]),
        np.concatenate([y for _, y in batches[2:]]))).batch(BATCH),
             verbose=0, callbacks=[record])
-  np.testing.assert_allclose(record.losses, losses[2:], rtol=RTOL, atol=ATOL)
   assert int(model.global_step.numpy()) == 4
+  return losses, final, record.losses, model
+
+
+def _assert_weights_are(model, final):
+  for variable in model.weights:
+    np.testing.assert_allclose(
+        variable.numpy(), final[tf1shim.tf1_name(variable)[:-2]], rtol=RTOL,
+        atol=ATOL, err_msg=variable.path)
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam", "adagrad",
+                                  "rmsprop", "rmsprop_momentum_centered"])
+def test_training_resumed_from_a_model_dir_continues_the_optimizer(
+    name, tmp_path):
+  # With the optimizer's slots (Momentum's accumulators, Adam's moments
+  # and beta powers): steps 3-4 must be TF1's (with fresh slots they
+  # differ).
+  losses, final, keras_losses, model = _resumed_after_two_steps(
+      {"optimizer": OPTIMIZERS[name]}, tmp_path)
+  np.testing.assert_allclose(keras_losses, losses[2:], rtol=RTOL, atol=ATOL)
+  _assert_weights_are(model, final)
+
+
+# TF1's learning-rate decays of the global step, each changing the rate
+# by a factor 1.3-4 between steps 2 and 4.
+DECAYS = {
+    "exponential_decay": lambda step: v1.train.exponential_decay(
+        0.1, step, decay_steps=1, decay_rate=0.5, staircase=True),
+    "piecewise_constant": lambda step: v1.train.piecewise_constant(
+        step, boundaries=[np.int64(2)], values=[0.1, 0.02]),
+    "polynomial_decay": lambda step: v1.train.polynomial_decay(
+        0.1, step, decay_steps=4, end_learning_rate=0.01, power=2.0),
+    "cosine_decay": lambda step: v1.train.cosine_decay(0.1, step, 5),
+}
+DECAYED_OPTIMIZERS = {
+    "gradient_descent": v1.train.GradientDescentOptimizer,
+    "momentum": lambda lr: v1.train.MomentumOptimizer(lr, 0.8),
+    "nesterov": lambda lr: v1.train.MomentumOptimizer(lr, 0.8,
+                                                      use_nesterov=True),
+    "adam": lambda lr: v1.train.AdamOptimizer(lr, beta1=0.8, epsilon=1e-6),
+    "adagrad": v1.train.AdagradOptimizer,
+    "rmsprop": lambda lr: v1.train.RMSPropOptimizer(lr, momentum=0.3),
+}
+
+
+@pytest.mark.parametrize("decay,name,run_eagerly", [
+    (decay, "momentum", False) for decay in sorted(DECAYS)] + [
+        ("exponential_decay", name, False) for name in sorted(
+            DECAYED_OPTIMIZERS) if name != "momentum"] + [
+                ("piecewise_constant", "momentum", True)])
+def test_a_learning_rate_decayed_by_the_global_step_is_tf1s(
+    decay, name, run_eagerly, tmp_path):
+  # The model_fn's rate of each step, from the global step (restored: 2),
+  # not Keras's iterations (0 after a restore): with those, steps 3-4
+  # would use the rates of steps 1-2. Momentum needs TF1's own update
+  # rule: Keras's SGD weighs past gradients by past rates.
+  def optimizer():
+    return DECAYED_OPTIMIZERS[name](
+        DECAYS[decay](v1.train.get_global_step()))
+  losses, final, keras_losses, model = _resumed_after_two_steps(
+      {"optimizer": optimizer}, tmp_path, run_eagerly)
+  np.testing.assert_allclose(keras_losses, losses[2:], rtol=RTOL, atol=ATOL)
+  _assert_weights_are(model, final)
 
 
 def test_train_op_grouped_with_update_ops_trains_as_tf1(tmp_path):
@@ -599,17 +644,6 @@ def test_unsupported_optimizer_is_named():
   with pytest.raises(estimator.UnsupportedOptimizerError,
                      match="FtrlOptimizer.*GradientDescentOptimizer"):
     _fit_one_step(ftrl_model_fn)
-
-
-def test_a_decayed_learning_rate_is_an_error_saying_what_to_do():
-  def decayed(features, labels, mode, params):
-    return model_fn(features, labels, mode, {
-        "optimizer": lambda: v1.train.GradientDescentOptimizer(
-            v1.train.exponential_decay(0.1, v1.train.get_global_step(),
-                                       100, 0.9))})
-  with pytest.raises(estimator.UnsupportedOptimizerError,
-                     match="learning_rate.*keras.optimizers.schedules"):
-    _fit_one_step(decayed)
 
 
 def test_an_explicit_keras_optimizer_replaces_an_unsupported_one():

@@ -467,6 +467,25 @@ def test_is_tf1_initializer_knows_every_tf1_initializer_class():
   assert not _tf_internal.is_tf1_initializer(None)
 
 
+def test_optimizer_variable_index_finds_the_slot_keras_built():
+  variables = [keras.Variable(np.ones(2, np.float32)),
+               keras.Variable(np.ones(3, np.float32))]
+  optimizer = keras.optimizers.SGD(0.1, momentum=0.5)
+  optimizer.build(variables)
+  for variable in variables:
+    slot = optimizer.momentums[
+        _keras_internal.optimizer_variable_index(optimizer, variable)]
+    assert tuple(slot.shape) == tuple(variable.shape)
+
+
+def test_optimizer_learning_rate_is_the_schedule_given():
+  schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5)
+  assert _keras_internal.optimizer_learning_rate(
+      keras.optimizers.SGD(schedule)) is schedule
+  rate = _keras_internal.optimizer_learning_rate(keras.optimizers.SGD(0.25))
+  assert float(rate.numpy()) == 0.25
+
+
 def test_moving_average_settings_are_what_apply_uses():
   step = tf.Variable(3, dtype=tf.int64)
   ema = tf.compat.v1.train.ExponentialMovingAverage(0.9, num_updates=step)

@@ -33,6 +33,12 @@ Why each is needed:
   the losses nested Keras layers add during its trace and puts their values
   back into those layers' loss lists (`call_loss_lists`), so `layer.losses`
   never holds a graph tensor.
+* An Estimator model_fn's Momentum trains with TF1's update rule in a
+  subclass of Keras's SGD, which finds a variable's slot as Keras's own
+  optimizers do (`optimizer_variable_index`); a learning rate the model_fn
+  computes per step is a schedule the training step feeds, found on the
+  optimizer it was given to (`optimizer_learning_rate`: the public
+  `learning_rate` property calls the schedule instead).
 * Converting a checkpoint to `.weights.h5` walks the model with Keras's own
   writer (`saving_lib._save_state`, `saving_lib.H5IOStore`), so the file's
   layout is Keras's, but writes each variable's dataset itself, streamed
@@ -373,3 +379,18 @@ def save_weights_from(model, path, write_variable, before_close=None):
     finally:
       store.close()
   return written
+
+
+# --- Keras optimizers (estimator/optimizers.py) -------------------------------
+
+
+def optimizer_variable_index(optimizer, variable):
+  """The index of `variable` in the slot lists a Keras optimizer's `build`
+  made (`add_optimizer_variables`), as Keras's own `update_step`s use it."""
+  return optimizer._get_variable_index(variable)  # pylint: disable=protected-access
+
+
+def optimizer_learning_rate(optimizer):
+  """What `optimizer` was given as its learning rate: a schedule itself,
+  not its value (which the public `learning_rate` property computes)."""
+  return optimizer._learning_rate  # pylint: disable=protected-access

@@ -400,7 +400,8 @@ class EstimatorModel(keras.Model):
       self._train_labels = None
     variables = self._trained_variables(record.var_list)
     gradients = tape.gradient(loss, variables)
-    self.optimizer.apply(gradients, variables)
+    with optimizers_lib.learning_rate_of_step(self.optimizer, record):
+      self.optimizer.apply(gradients, variables)
     if record.advances_global_step:
       # After the step's data: a traced step whose input ran out must not
       # count (the increment depends on nothing else).

@@ -9,15 +9,18 @@ arguments it was made with) and whether the train op advances the global
 step, and return a `TrainOp` marker instead of TF1 update ops (`tf.group`
 of the marker and other ops is the marker).
 `keras_optimizer(record)` then makes the Keras optimizer with TF1's update
-rule: GradientDescent, Momentum (Nesterov too), Adam, Adagrad and RMSProp
-(TF1 starts RMSProp's mean square at 1, Keras at 0: `TF1RMSprop`). Any
-other optimizer is an error naming it. Outside `recording()`, in TF1
-graphs too, the optimizers are TensorFlow's, unchanged.
+rule: GradientDescent, Momentum (Nesterov too; TF1's accumulator,
+`TF1SGD`), Adam, Adagrad and RMSProp (TF1 starts RMSProp's mean square at
+1, Keras at 0: `TF1RMSprop`). A learning rate that is a tensor (a decay of
+the global step) is the model_fn's value of each step
+(`ModelFnLearningRate`). Any other optimizer is an error naming it.
+Outside `recording()`, in TF1 graphs too, the optimizers are TensorFlow's,
+unchanged.
 
 The hooks wrap the public `tf.compat.v1.train.Optimizer` methods, the
-supported classes' `__init__` (to see their arguments) and `tf.group` once, by
-`tf1shim.install()` or when `EstimatorModel` is first made; they only
-record inside `recording()`.
+supported classes' `__init__` (to see their arguments) and `tf.group`
+once, by `tf1shim.install()` or when `EstimatorModel` is first made; they
+only record inside `recording()`.
 """
 
 import contextlib
@@ -30,6 +33,7 @@ import weakref
 import keras
 import tensorflow as tf
 
+from tf1shim import _keras_internal
 from tf1shim import _tf_internal
 
 _v1_train = tf.compat.v1.train
@@ -78,22 +82,78 @@ class TrainOpRecord:
     return self.optimizer is not None
 
 
-def _learning_rate(name, value):
-  if callable(value):
-    value = value()
-  if isinstance(value, (int, float)):
-    return float(value)
-  if isinstance(value, (tf.Tensor, tf.Variable)) and value.shape.rank == 0:
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class ModelFnLearningRate(keras.optimizers.schedules.LearningRateSchedule):
+  """The learning rate the model_fn computes in the running training step.
+
+  A TF1 learning rate that is a tensor of the global step
+  (`tf.compat.v1.train.exponential_decay`, `piecewise_constant`,
+  `polynomial_decay`, `cosine_decay`, ..., or any tensor): the model_fn
+  computes it in every TRAIN call, from the global step before the step
+  advances it, as TF1's train op read it. Keras calls a schedule with its
+  own `iterations`, which differ from the global step after a model_dir
+  restore; this one returns the value of the running step
+  (`EstimatorModel.train_step` sets it, `of_step`).
+  """
+
+  def __init__(self, optimizer_name="the optimizer"):
+    self.optimizer_name = optimizer_name
+    self._step = threading.local()
+
+  def __call__(self, step):
+    del step  # Keras's iterations; the model_fn's value is the global step's
+    value = getattr(self._step, "value", None)
+    if value is None:
+      raise ValueError(
+          "%s's learning rate is a tensor the model_fn computes in each "
+          "training step (of the global step): it has no value outside "
+          "EstimatorModel's training step." % self.optimizer_name)
+    return value() if callable(value) else value
+
+  @contextlib.contextmanager
+  def of_step(self, value):
+    """Inside, the schedule is `value` (a tensor, or TF1's eager-mode
+    callable of the decay functions)."""
+    saved = getattr(self._step, "value", None)
+    self._step.value = value
     try:
-      return float(tf.get_static_value(value))
-    except TypeError:
-      pass
+      yield
+    finally:
+      self._step.value = saved
+
+  def get_config(self):
+    return {"optimizer_name": self.optimizer_name}
+
+
+def _learning_rate(name, value):
+  """A constant learning rate as a float; a tensor (of the global step) as
+  the model_fn's value of each step."""
+  constant = value() if callable(value) else value
+  if isinstance(constant, (int, float)):
+    return float(constant)
+  if isinstance(constant, (tf.Tensor, tf.Variable)) and (
+      constant.shape.rank == 0):
+    static = tf.get_static_value(constant)
+    if static is not None and not isinstance(constant, tf.Variable):
+      return float(static)
+    return ModelFnLearningRate(name)
   raise UnsupportedOptimizerError(
-      "%s's learning_rate %r is not a number: a learning rate computed from "
-      "the global step (tf.compat.v1.train.exponential_decay, ...) has no "
-      "Keras equivalent here. Give the model_fn a constant learning rate and "
-      "pass a keras.optimizers.schedules schedule with "
+      "%s's learning_rate %r is neither a number nor a scalar tensor. Give "
+      "the model_fn a scalar learning rate, or pass a Keras optimizer with "
       "EstimatorModel(..., optimizer=...)." % (name, value))
+
+
+@contextlib.contextmanager
+def learning_rate_of_step(optimizer, record):
+  """While the block applies a training step's gradients, `optimizer`'s
+  learning rate is the one the step's model_fn call computed (when it is a
+  tensor: `ModelFnLearningRate`)."""
+  schedule = _keras_internal.optimizer_learning_rate(optimizer)
+  if not isinstance(schedule, ModelFnLearningRate):
+    yield
+    return
+  with schedule.of_step(record.arguments.get("learning_rate")):
+    yield
 
 
 # Keras optimizer -> {its model variable path: {slot name: slot}}.
@@ -128,10 +188,30 @@ def _same(value, optimizer):
 
 @keras.saving.register_keras_serializable(package="tf1shim.estimator")
 class TF1SGD(_TF1Slots, keras.optimizers.SGD):
-  """Keras's SGD: GradientDescent, and Momentum whose TF1 accumulator is
-  Keras's momentum times -1 / learning rate."""
-  TF1_SLOTS = {"momentum": (
-      "Momentum", lambda value, opt: -float(opt.learning_rate) * value)}
+  """Keras's SGD for GradientDescent; for Momentum, TF1's update rule and
+  accumulator (the "momentum" slot is TF1's `Momentum` slot):
+  `accum = m * accum + g; w -= lr * accum` (Nesterov: `w -= lr * g +
+  lr * m * accum`). Keras's SGD keeps `-lr * accum` instead, the same only
+  while the learning rate is constant: a decayed one (`exponential_decay`)
+  would weigh past gradients by past rates."""
+  TF1_SLOTS = {"momentum": ("Momentum", _same)}
+
+  def update_step(self, gradient, variable, learning_rate):
+    if self.momentum == 0:
+      return super().update_step(gradient, variable, learning_rate)
+    learning_rate = keras.ops.cast(learning_rate, variable.dtype)
+    gradient = keras.ops.cast(gradient, variable.dtype)
+    momentum = keras.ops.cast(self.momentum, variable.dtype)
+    accumulator = self.momentums[
+        _keras_internal.optimizer_variable_index(self, variable)]
+    self.assign(accumulator, accumulator * momentum + gradient)
+    if self.nesterov:
+      # TF1's ApplyMomentum kernel: var -= grad * lr + accum * m * lr.
+      self.assign_sub(variable, gradient * learning_rate +
+                      accumulator * momentum * learning_rate)
+    else:
+      self.assign_sub(variable, accumulator * learning_rate)
+    return None
 
 
 @keras.saving.register_keras_serializable(package="tf1shim.estimator")
@@ -209,9 +289,6 @@ def _sgd(a):
 
 
 def _momentum(a):
-  # TF1: accum = m * accum + g; w -= lr * accum. Keras: v = m * v - lr * g;
-  # w += v, the same with v = -lr * accum for a constant learning rate
-  # (Nesterov alike).
   return TF1SGD(
       learning_rate=_learning_rate("MomentumOptimizer", a["learning_rate"]),
       momentum=float(a["momentum"]), nesterov=bool(a["use_nesterov"]))
