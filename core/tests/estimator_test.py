@@ -88,9 +88,14 @@ def linear_model_fn(features, labels, mode, params):
   if mode == tf.estimator.ModeKeys.PREDICT:
     return tf.estimator.EstimatorSpec(mode, predictions=logits)
   loss = v1.losses.sparse_softmax_cross_entropy(labels, logits)
-  train_op = params["optimizer"]().minimize(
+  make_train_op = params.get("train_op", minimize)
+  return tf.estimator.EstimatorSpec(mode, loss=loss,
+                                    train_op=make_train_op(loss, params))
+
+
+def minimize(loss, params):
+  return params["optimizer"]().minimize(
       loss, global_step=v1.train.get_or_create_global_step())
-  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
 def digits_like_batches(count, seed=0):
@@ -329,6 +334,27 @@ def test_fit_with_validation_data_is_train_and_evaluate(trained):
                                rtol=RTOL, atol=ATOL, err_msg=name)
 
 
+def linear_batches(count, seed):
+  rng = np.random.RandomState(seed)
+  return [(rng.randn(BATCH, 5).astype(np.float32),
+           rng.randint(0, CLASSES, BATCH).astype(np.int64))
+          for _ in range(count)]
+
+
+def fit_linear_from(prefix, params, batches, run_eagerly=False):
+  """linear_model_fn's Keras model restored from the TF1 checkpoint
+  `prefix` and trained on `batches`: (its LossPerStep record, the model)."""
+  model = built_model(linear_model_fn, params, batches[0][0])
+  model.restore(prefix)
+  model.compile(run_eagerly=run_eagerly)
+  record = LossPerStep()
+  model.fit(tf.data.Dataset.from_tensor_slices(
+      (np.concatenate([x for x, _ in batches]),
+       np.concatenate([y for _, y in batches]))).batch(BATCH),
+            verbose=0, callbacks=[record])
+  return record, model
+
+
 # TF1 optimizer -> the same update rule in Keras, 3 steps.
 OPTIMIZERS = {
     "gradient_descent": lambda: v1.train.GradientDescentOptimizer(0.3),
@@ -345,20 +371,11 @@ OPTIMIZERS = {
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_train_op_optimizer_maps_to_keras(name, tmp_path):
-  rng = np.random.RandomState(3)
-  batches = [(rng.randn(BATCH, 5).astype(np.float32),
-              rng.randint(0, CLASSES, BATCH).astype(np.int64))
-             for _ in range(3)]
+  batches = linear_batches(3, seed=3)
   params = {"optimizer": OPTIMIZERS[name]}
   losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path))
-  model = built_model(linear_model_fn, params, batches[0][0])
-  model.restore(str(tmp_path / "model.ckpt-0"))
-  model.compile()
-  record = LossPerStep()
-  model.fit(tf.data.Dataset.from_tensor_slices(
-      (np.concatenate([x for x, _ in batches]),
-       np.concatenate([y for _, y in batches]))).batch(BATCH),
-            verbose=0, callbacks=[record])
+  record, model = fit_linear_from(str(tmp_path / "model.ckpt-0"), params,
+                                  batches)
   np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
   for variable in model.weights:
     expected = final[tf1shim.tf1_name(variable)[:-2]]
@@ -373,22 +390,12 @@ def _resumed_after_two_steps(params, tmp_path, run_eagerly=False):
   steps, saving after 2; the Keras model restores model.ckpt-2 and trains
   steps 3-4. Returns (TF1's losses, TF1's final variables, the model's
   losses of steps 3-4, the model)."""
-  rng = np.random.RandomState(4)
-  batches = [(rng.randn(BATCH, 5).astype(np.float32),
-              rng.randint(0, CLASSES, BATCH).astype(np.int64))
-             for _ in range(4)]
+  batches = linear_batches(4, seed=4)
   losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path),
                             save_after=(2,))
-  model = built_model(linear_model_fn, params, batches[0][0])
-  model.restore(str(tmp_path / "model.ckpt-2"))
-  assert int(model.global_step.numpy()) == 2
-  model.compile(run_eagerly=run_eagerly)
-  record = LossPerStep()
-  model.fit(tf.data.Dataset.from_tensor_slices(
-      (np.concatenate([x for x, _ in batches[2:]]),
-       np.concatenate([y for _, y in batches[2:]]))).batch(BATCH),
-            verbose=0, callbacks=[record])
-  assert int(model.global_step.numpy()) == 4
+  record, model = fit_linear_from(str(tmp_path / "model.ckpt-2"), params,
+                                  batches[2:], run_eagerly)
+  assert record.steps == [3, 4]  # from the restored global step, 2
   return losses, final, record.losses, model
 
 
@@ -451,6 +458,54 @@ def test_a_learning_rate_decayed_by_the_global_step_is_tf1s(
   losses, final, keras_losses, model = _resumed_after_two_steps(
       {"optimizer": optimizer}, tmp_path, run_eagerly)
   np.testing.assert_allclose(keras_losses, losses[2:], rtol=RTOL, atol=ATOL)
+  _assert_weights_are(model, final)
+
+
+GRADIENT_CLIP_NORM = 0.05  # below the gradients' norm (~0.3-1) here
+LOSS_SCALE = 128.0
+
+
+def processed_gradients_train_op(loss, params):
+  """linear_model_fn's train op, its gradients processed between
+  compute_gradients (or tf.gradients) and apply_gradients as TF1 model_fns
+  did: clipped (NMT's, BERT's), loss-scaled (the official ResNet's), or a
+  var_list leaving the first layer frozen."""
+  optimizer = v1.train.MomentumOptimizer(0.5, 0.8)
+  how = params["gradients"]
+  if how == "clip_by_global_norm":
+    pairs = optimizer.compute_gradients(loss)
+    clipped, _ = tf.clip_by_global_norm([g for g, _ in pairs],
+                                        GRADIENT_CLIP_NORM)
+    pairs = zip(clipped, [v for _, v in pairs])
+  elif how == "tf.gradients":
+    variables = v1.trainable_variables()
+    clipped, _ = tf.clip_by_global_norm(tf.gradients(loss, variables),
+                                        GRADIENT_CLIP_NORM)
+    pairs = zip(clipped, variables)
+  elif how == "loss_scale":
+    pairs = [(g / LOSS_SCALE, v) for g, v in
+             optimizer.compute_gradients(loss * LOSS_SCALE)]
+  else:  # "var_list"
+    pairs = optimizer.compute_gradients(
+        loss, var_list=v1.trainable_variables("linear/dense_1"))
+  return optimizer.apply_gradients(
+      pairs, global_step=v1.train.get_global_step())
+
+
+@pytest.mark.parametrize("how,run_eagerly", [
+    ("clip_by_global_norm", False), ("clip_by_global_norm", True),
+    ("tf.gradients", False), ("loss_scale", False), ("var_list", False)])
+def test_gradients_processed_before_apply_gradients_are_applied(
+    how, run_eagerly, tmp_path):
+  # The applied gradients are the model_fn's, not the loss's: without the
+  # clipping the first step would move the weights ~10x more.
+  batches = linear_batches(3, seed=7)
+  params = {"train_op": processed_gradients_train_op, "gradients": how}
+  losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path))
+  record, model = fit_linear_from(str(tmp_path / "model.ckpt-0"), params,
+                                  batches, run_eagerly)
+  np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
+  assert record.steps == [1, 2, 3]
   _assert_weights_are(model, final)
 
 

@@ -40,6 +40,7 @@ model_fn's `GLOBAL_VARIABLES` and `GLOBAL_STEP` collections, found by
 saved by `tf.train.Checkpoint`, not one of `model.weights`.
 """
 
+import contextlib
 import inspect
 import warnings
 
@@ -230,10 +231,15 @@ class EstimatorModel(keras.Model):
         self.global_step, [_KEYS.GLOBAL_VARIABLES, _KEYS.GLOBAL_STEP])
     return self._model_fn(**self._model_fn_kwargs(features, labels, mode))
 
-  def run_model_fn(self, features, labels, mode):
-    """(spec, train op record, metrics record) of one model_fn call."""
-    with optimizers_lib.recording() as train_record, \
-        metrics_lib.recording() as metrics_record:
+  def run_model_fn(self, features, labels, mode, tape=None):
+    """(spec, train op record, metrics record) of one model_fn call; in
+    TRAIN mode under `tape` (a `tf.GradientTape`, made when None) for the
+    model_fn's `compute_gradients`."""
+    with contextlib.ExitStack() as stack:
+      if mode == ModeKeys.TRAIN and tape is None:
+        tape = stack.enter_context(tf.GradientTape())
+      train_record = stack.enter_context(optimizers_lib.recording(tape))
+      metrics_record = stack.enter_context(metrics_lib.recording())
       spec = self._run_model_fn(features, labels, mode)
     if not isinstance(spec, spec_lib.EstimatorSpec):
       raise TypeError(
@@ -389,17 +395,42 @@ class EstimatorModel(keras.Model):
     return [v for v in self.trainable_variables
             if tracking.tf1_name(v) in wanted]
 
+  def _given_gradients(self, record):
+    """(gradients, model variables) of the pairs the model_fn passed to
+    apply_gradients, without the None gradients (TF1 skipped them)."""
+    by_name = {tracking.tf1_name(v): v for v in self.trainable_variables}
+    gradients, variables = [], []
+    for gradient, variable in zip(record.gradients, record.var_list):
+      if gradient is None:
+        continue
+      name = tracking.tf1_name(variable)
+      if name not in by_name:
+        raise ValueError(
+            "The model_fn's apply_gradients got a gradient for %s, which is "
+            "not a trainable variable of the model." % name)
+      gradients.append(gradient)
+      variables.append(by_name[name])
+    if not variables:
+      raise ValueError(
+          "No gradients provided for any variable: the model_fn's "
+          "apply_gradients got only None gradients (as TF1 raised).")
+    return gradients, variables
+
   def train_step(self, data):
     features, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
     self._train_labels = labels
     try:
       with tf.GradientTape() as tape:
-        spec, record, _ = self.run_model_fn(features, labels, ModeKeys.TRAIN)
+        spec, record, _ = self.run_model_fn(features, labels, ModeKeys.TRAIN,
+                                            tape=tape)
         loss = tf.convert_to_tensor(spec.loss)
     finally:
       self._train_labels = None
-    variables = self._trained_variables(record.var_list)
-    gradients = tape.gradient(loss, variables)
+    if record.gradients is None:  # minimize(loss)
+      variables = self._trained_variables(record.var_list)
+      gradients = tape.gradient(loss, variables)
+    else:  # compute_gradients, processed, apply_gradients
+      gradients, variables = self._given_gradients(record)
     with optimizers_lib.learning_rate_of_step(self.optimizer, record):
       self.optimizer.apply(gradients, variables)
     if record.advances_global_step:

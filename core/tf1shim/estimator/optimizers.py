@@ -5,9 +5,11 @@ In TRAIN mode a `model_fn` builds its train op itself:
 Keras trains with its own optimizers, so while `EstimatorModel` calls the
 `model_fn` (`recording()`), `minimize` and `apply_gradients` of every
 `tf.compat.v1.train.Optimizer` record the optimizer (its class and the
-arguments it was made with) and whether the train op advances the global
-step, and return a `TrainOp` marker instead of TF1 update ops (`tf.group`
-of the marker and other ops is the marker).
+arguments it was made with), whether the train op advances the global
+step and the gradients `apply_gradients` got, and return a `TrainOp`
+marker instead of TF1 update ops (`tf.group` of the marker and other ops
+is the marker); `compute_gradients` computes TF1's (gradient, variable)
+pairs through the call's gradient tape, for the model_fn to process.
 `keras_optimizer(record)` then makes the Keras optimizer with TF1's update
 rule: GradientDescent, Momentum (Nesterov too; TF1's accumulator,
 `TF1SGD`), Adam, Adagrad and RMSProp (TF1 starts RMSProp's mean square at
@@ -74,6 +76,12 @@ class TrainOpRecord:
     self.arguments = {}
     self.advances_global_step = False
     self.var_list = None
+    # The gradients apply_gradients got (processed by the model_fn:
+    # clipped, unscaled), None after minimize.
+    self.gradients = None
+    # The tape recording the call, for compute_gradients (None in a graph,
+    # where tf.gradients works).
+    self.tape = None
     # ExponentialMovingAverage.apply calls (moving_averages.py), in order.
     self.moving_averages = []
 
@@ -356,18 +364,21 @@ def current():
 
 
 @contextlib.contextmanager
-def recording():
-  """While the block runs, train ops record into the yielded record."""
+def recording(tape=None):
+  """While the block runs, train ops record into the yielded record;
+  `compute_gradients` differentiates through `tape` (a `tf.GradientTape`
+  recording the block)."""
   install()
   outer = current()
   _state.record = TrainOpRecord()
+  _state.record.tape = tape
   try:
     yield _state.record
   finally:
     _state.record = outer
 
 
-def _record(optimizer, global_step, var_list):
+def _record(optimizer, global_step, var_list, gradients=None):
   record = current()
   if record.recorded:
     raise UnsupportedOptimizerError(
@@ -380,7 +391,22 @@ def _record(optimizer, global_step, var_list):
   record.arguments = _arguments.get(optimizer, {})
   record.advances_global_step = global_step is not None
   record.var_list = None if var_list is None else list(var_list)
+  record.gradients = gradients
   return TrainOp(record)
+
+
+def _gradients(record, loss, var_list, grad_loss):
+  """TF1's compute_gradients of `loss` for `var_list`, inside a model_fn
+  call: through the call's tape, or `tf.gradients` in a graph."""
+  if callable(loss):
+    loss = loss()
+  if record.tape is not None:
+    return record.tape.gradient(loss, var_list, output_gradients=grad_loss)
+  if not tf.executing_eagerly():
+    return tf.gradients(loss, var_list, grad_ys=grad_loss)
+  raise UnsupportedOptimizerError(
+      "compute_gradients was called in an eager model_fn call that no "
+      "gradient tape records; call it in TRAIN mode through EstimatorModel.")
 
 
 def _wrap_methods():
@@ -394,22 +420,31 @@ def _wrap_methods():
                                **kwargs)
     return _record(self, global_step, var_list)
 
-  def compute_gradients(self, loss, var_list=None, *args, **kwargs):
-    if current() is None:
-      return original_compute(self, loss, var_list, *args, **kwargs)
-    raise UnsupportedOptimizerError(
-        "The model_fn calls %s.compute_gradients: EstimatorModel computes "
-        "the gradients of the spec's loss itself. Use minimize(loss, "
-        "global_step=...); for gradient clipping pass a Keras optimizer "
-        "with clipnorm/global_clipnorm (EstimatorModel(..., optimizer=...))."
-        % type(self).__name__)
+  def compute_gradients(self, loss, var_list=None, gate_gradients=1,
+                        aggregation_method=None,
+                        colocate_gradients_with_ops=False, grad_loss=None):
+    record = current()
+    if record is None:
+      return original_compute(self, loss, var_list, gate_gradients,
+                              aggregation_method,
+                              colocate_gradients_with_ops, grad_loss)
+    # TF1's pairs (gradient or None, variable), computed now: the model_fn
+    # processes them (clipping, loss scaling) and passes them to
+    # apply_gradients, whose gradients the training step applies.
+    if var_list is None:
+      var_list = tf.compat.v1.trainable_variables()
+    var_list = list(var_list)
+    return list(zip(_gradients(record, loss, var_list, grad_loss),
+                    var_list))
 
   def apply_gradients(self, grads_and_vars, global_step=None, *args,
                       **kwargs):
     if current() is None:
       return original_apply(self, grads_and_vars, global_step, *args,
                             **kwargs)
-    return _record(self, global_step, [v for _, v in grads_and_vars])
+    pairs = list(grads_and_vars)  # TF1 code passes zip(...) too
+    return _record(self, global_step, [v for _, v in pairs],
+                   gradients=[g for g, _ in pairs])
 
   _v1_train.Optimizer.minimize = minimize
   _v1_train.Optimizer.compute_gradients = compute_gradients
