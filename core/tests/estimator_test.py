@@ -343,9 +343,11 @@ def linear_batches(count, seed):
 
 def fit_linear_from(prefix, params, batches, run_eagerly=False):
   """linear_model_fn's Keras model restored from the TF1 checkpoint
-  `prefix` and trained on `batches`: (its LossPerStep record, the model)."""
+  `prefix` (None: not restored) and trained on `batches`: (its LossPerStep
+  record, the model)."""
   model = built_model(linear_model_fn, params, batches[0][0])
-  model.restore(prefix)
+  if prefix is not None:
+    model.restore(prefix)
   model.compile(run_eagerly=run_eagerly)
   record = LossPerStep()
   model.fit(tf.data.Dataset.from_tensor_slices(
@@ -506,6 +508,60 @@ def test_gradients_processed_before_apply_gradients_are_applied(
                                   batches, run_eagerly)
   np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
   assert record.steps == [1, 2, 3]
+  _assert_weights_are(model, final)
+
+
+def warm_started_train_op(loss, params):
+  """linear_model_fn's train op after a warm start from a pretrained
+  checkpoint, as BERT's run_classifier did (`init_from_checkpoint` after
+  building the model, before the optimizer's slots exist): in TRAIN mode
+  only."""
+  v1.train.init_from_checkpoint(params["pretrained"],
+                                {"pretrained/": "linear/"})
+  return minimize(loss, params)
+
+
+@pytest.fixture(scope="module")
+def pretrained_linear(tmp_path_factory):
+  """A TF1 checkpoint of linear_model_fn's network under `pretrained/`."""
+  prefix = str(tmp_path_factory.mktemp("pretrained") / "model.ckpt")
+  with tf.Graph().as_default():
+    rng = np.random.RandomState(8)
+    with v1.variable_scope("pretrained"):
+      for name, shape in (("dense/kernel", (5, 8)), ("dense/bias", (8,)),
+                          ("dense_1/kernel", (8, CLASSES)),
+                          ("dense_1/bias", (CLASSES,))):
+        v1.get_variable(name, initializer=rng.uniform(
+            -0.5, 0.5, shape).astype(np.float32))
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      v1.train.Saver().save(sess, prefix)
+  return prefix
+
+
+def test_warm_start_from_a_checkpoint_in_train_mode_is_tf1s(
+    pretrained_linear, tmp_path):
+  # TF1's TRAIN graph initialized every variable from the pretrained
+  # checkpoint; the model's first call (PREDICT) does not warm-start, its
+  # first fit does, once: training must follow TF1's from the same start.
+  params = {"optimizer": momentum, "pretrained": pretrained_linear,
+            "train_op": warm_started_train_op}
+  batches = linear_batches(3, seed=9)
+  losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path))
+  record, model = fit_linear_from(None, params, batches)
+  np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
+  _assert_weights_are(model, final)
+
+
+def test_warm_start_yields_to_a_restored_model_dir(pretrained_linear,
+                                                   tmp_path):
+  # Estimator warm-started only when its model_dir had no checkpoint: a
+  # model restored from model.ckpt-2 trains steps 3-4 as TF1's run did,
+  # not from the pretrained weights.
+  losses, final, keras_losses, model = _resumed_after_two_steps(
+      {"optimizer": momentum, "pretrained": pretrained_linear,
+       "train_op": warm_started_train_op}, tmp_path)
+  np.testing.assert_allclose(keras_losses, losses[2:], rtol=RTOL, atol=ATOL)
   _assert_weights_are(model, final)
 
 

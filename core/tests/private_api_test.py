@@ -486,6 +486,27 @@ def test_optimizer_learning_rate_is_the_schedule_given():
   assert float(rate.numpy()) == 0.25
 
 
+def test_checkpoint_initializers_recorded_sees_what_tf1_would_initialize(
+    tmp_path):
+  with tf.Graph().as_default():
+    saved = v1.get_variable("pre/w", initializer=[1.0, 2.0])
+    with v1.Session() as sess:
+      sess.run(saved.initializer)
+      prefix = v1.train.Saver([saved]).save(sess, str(tmp_path / "ckpt"))
+  with tf.Graph().as_default():
+    variable = v1.get_variable("net/w", [2])
+    found = []
+    with _tf_internal.checkpoint_initializers_recorded(
+        lambda *args: found.append(args)):
+      v1.train.init_from_checkpoint(prefix, {"pre/": "net/"})
+    assert found == [(variable, prefix, "pre/w")]
+    # Outside, TensorFlow's: the initializer reads the checkpoint.
+    v1.train.init_from_checkpoint(prefix, {"pre/": "net/"})
+    with v1.Session() as sess:
+      sess.run(variable.initializer)
+      assert list(sess.run(variable)) == [1.0, 2.0]
+
+
 def test_moving_average_settings_are_what_apply_uses():
   step = tf.Variable(3, dtype=tf.int64)
   ema = tf.compat.v1.train.ExponentialMovingAverage(0.9, num_updates=step)

@@ -32,6 +32,7 @@ import contextlib
 import functools
 import importlib
 import sys
+import threading
 import warnings
 
 import tensorflow as tf
@@ -41,6 +42,7 @@ from tensorflow.python.framework import random_seed as _random_seed
 from tensorflow.python.ops import resource_variable_ops as _rvo
 from tensorflow.python.ops import variable_scope as _vs
 from tensorflow.python.ops.losses import util as _losses_util
+from tensorflow.python.training import checkpoint_utils as _checkpoint_utils
 
 AUTO_REUSE = _vs.AUTO_REUSE
 VariableScope = _vs.VariableScope
@@ -508,6 +510,41 @@ def is_tf1_initializer(obj):
   """Whether `obj` is an instance of one of TF1's initializer classes (not
   TF2's `tf.initializers` nor Keras's)."""
   return type(obj).__module__ == _TF1_INITIALIZERS_MODULE
+
+
+# --- init_from_checkpoint (checkpoint_initializers.py) ----------------------
+
+# `init_from_checkpoint` resolves its assignment map, then sets each found
+# variable's initializer through this function; inside
+# `checkpoint_initializers_recorded` the pairs go to a recorder instead.
+_original_set_checkpoint_initializer = (
+    _checkpoint_utils._set_variable_or_list_initializer)  # pylint: disable=protected-access
+_checkpoint_initializer_recorder = threading.local()
+
+
+def _set_or_record_checkpoint_initializer(variable_or_list, ckpt_file,
+                                          tensor_name):
+  record = getattr(_checkpoint_initializer_recorder, "record", None)
+  if record is None:
+    return _original_set_checkpoint_initializer(variable_or_list, ckpt_file,
+                                                tensor_name)
+  return record(variable_or_list, ckpt_file, tensor_name)
+
+
+@contextlib.contextmanager
+def checkpoint_initializers_recorded(record):
+  """Inside, `tf.compat.v1.train.init_from_checkpoint` resolves its
+  assignment map as TF1 did (against the current variable store, with its
+  errors) and hands each (variable or partitions, checkpoint file, tensor
+  name) to `record(...)` instead of setting the variable's initializer."""
+  _checkpoint_utils._set_variable_or_list_initializer = (  # pylint: disable=protected-access
+      _set_or_record_checkpoint_initializer)
+  saved = getattr(_checkpoint_initializer_recorder, "record", None)
+  _checkpoint_initializer_recorder.record = record
+  try:
+    yield
+  finally:
+    _checkpoint_initializer_recorder.record = saved
 
 
 # --- ExponentialMovingAverage (estimator/moving_averages.py) -----------------

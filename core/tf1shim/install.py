@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from tf1shim import _tf_internal
+from tf1shim import checkpoint_initializers
 from tf1shim import determinism
 from tf1shim import estimator
 from tf1shim.distribute import multi_worker_repair
@@ -49,6 +50,9 @@ def install():
   * `tf.compat.v1.assign`, `assign_add` and `assign_sub` also take Keras 3
     variables (a TF1 layer's `self.kernel`, `model.weights`), whose `dtype`
     is a string where TensorFlow's functions read a `tf.DType`;
+  * `tf.compat.v1.train.init_from_checkpoint` inside a decorated call gives
+    the variables its assignment map names their checkpoint values once, as
+    TF1's initializers did (`tf1shim.checkpoint_initializers`);
   * TF1's training threads (`Supervisor`'s, which `slim.learning.train`
     starts; any `tf.compat.v1.train.LooperThread`) run in graph mode, in
     the graph they were made in, as on TF1
@@ -71,6 +75,7 @@ def install():
   _repair_multi_worker_fit()
   _install_estimator_module()
   _install_assign_functions()
+  checkpoint_initializers.install(_compat_v1_modules())
   training_threads.repair()
   _installed = True
 

@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 import tf1shim
+from tf1shim import checkpoint_initializers
 from tf1shim.checkpoints import mapping as mapping_lib
 from tf1shim.checkpoints import reader as reader_lib
 from tf1shim.checkpoints import tensor_mapping
@@ -189,6 +190,9 @@ def restore_checkpoint(path, target, mapping=None, strict=False,
     read = cached_reader(reader, kept_plan)
     for name, planned_target in kept.items():
       variables[name].assign(planned_target.forward(read))
+    # TF1 code's init_from_checkpoint no longer applies to them (a restore
+    # came after the initializers in TF1).
+    checkpoint_initializers.settle(variables[name] for name in kept)
   return report
 
 

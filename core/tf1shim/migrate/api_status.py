@@ -264,6 +264,12 @@ ENTRIES = [
     Entry("tf.compat.v1.train.*Optimizer", CHANGE,
           "compile the Keras model with the matching keras.optimizers "
           "optimizer (tf1shim.comparison.Optimizer pairs them)", OPTIMIZERS),
+    Entry("tf.compat.v1.train.init_from_checkpoint", CHANGE,
+          "call it inside a method decorated with track_tf1_style_variables "
+          "(after tf1shim.install()): the first call that asks gives the "
+          "named variables the checkpoint's values, once, as TF1's "
+          "initializers did; outside, TF 2.21 assigns on every call", CORE,
+          provided_by="tf1shim.checkpoint_initializers.init_from_checkpoint"),
     Entry("tf.compat.v1.train.Saver", CHANGE,
           "TF1 checkpoints load by TF1 name into the shimmed and migrated "
           "models (tf1shim.checkpoints, the tf1shim-ckpt tool); save with "
