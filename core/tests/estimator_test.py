@@ -62,7 +62,8 @@ def model_fn(features, labels, mode, params):
   loss = (v1.losses.sparse_softmax_cross_entropy(labels, logits) +
           v1.losses.get_regularization_loss())
   if mode == tf.estimator.ModeKeys.EVAL:
-    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
+    return tf.estimator.EstimatorSpec(mode, loss=loss, predictions=predictions,
+                                      eval_metric_ops={
         "accuracy": v1.metrics.accuracy(labels, predictions["classes"]),
         "confidence": v1.metrics.mean(tf.reduce_max(probabilities, axis=1)),
     })
@@ -159,14 +160,14 @@ def tf1_train(fn, params, batches, model_dir, save_after=()):
   return np.array(losses), final
 
 
-def tf1_evaluate(batches, prefix):
+def tf1_evaluate(batches, prefix, fn=model_fn):
   """Estimator's evaluation: update ops per batch, values at the end, the
   loss as the mean of the batches' losses."""
   with tf.Graph().as_default():
     v1.train.get_or_create_global_step()
     features = placeholders(batches[0][0])
     labels = v1.placeholder(tf.int64, (None,))
-    spec = model_fn(features, labels, tf.estimator.ModeKeys.EVAL, {})
+    spec = fn(features, labels, tf.estimator.ModeKeys.EVAL, {})
     loss_mean = v1.metrics.mean(spec.loss)
     ops = dict(spec.eval_metric_ops, loss=loss_mean)
     with v1.Session() as sess:
@@ -291,6 +292,73 @@ def test_evaluate_reports_the_tf1_metrics(trained):
   # A second evaluate starts its metrics anew, as Estimator's.
   again = model.evaluate(dataset(eval_batches), verbose=0, return_dict=True)
   np.testing.assert_allclose(again["accuracy"], expected["accuracy"])
+
+
+def auc_model_fn(features, labels, mode, params):
+  """model_fn evaluated by TF1's auc in each of its forms: the
+  probability of class 1 against labels == 1, weighted or not."""
+  spec = model_fn(features, labels, mode, params)
+  if mode != tf.estimator.ModeKeys.EVAL:
+    return spec
+  scores = spec.predictions["probabilities"][:, 1]
+  is_one = tf.equal(labels, 1)
+  weights = 0.5 + tf.abs(features["extra"][:, 0])  # per example, in [0.5, 1.5)
+  return spec._replace(eval_metric_ops={
+      "roc": v1.metrics.auc(is_one, scores),
+      "roc_weighted": v1.metrics.auc(is_one, scores, weights=weights),
+      "pr": v1.metrics.auc(is_one, scores, curve="PR"),
+      "pr_careful": v1.metrics.auc(
+          is_one, scores, curve="PR", summation_method="careful_interpolation"),
+      "roc_majoring": v1.metrics.auc(is_one, scores, num_thresholds=50,
+                                     summation_method="majoring"),
+      "pr_minoring_thresholds": v1.metrics.auc(
+          is_one, scores, curve="PR", summation_method="minoring",
+          thresholds=[0.6, 0.2, 0.35, 0.5]),
+  })
+
+
+def test_auc_in_every_form_is_tf1s(trained):
+  # Confusion counts at TF1's thresholds accumulated over 3 batches, then
+  # TF1's formula: sums of O(1) weights and ratios of them, 1e-5.
+  eval_batches = digits_like_batches(3, seed=3)
+  prefix = trained["model_dir"] + "/model.ckpt-%d" % STEPS
+  expected = tf1_evaluate(eval_batches, prefix, auc_model_fn)
+  model = built_model(auc_model_fn, {}, eval_batches[0][0])
+  model.restore(trained["model_dir"])
+  logs = model.evaluate(dataset(eval_batches), verbose=0, return_dict=True)
+  names = ("roc", "roc_weighted", "pr", "pr_careful", "roc_majoring",
+           "pr_minoring_thresholds")
+  for name in names:
+    np.testing.assert_allclose(logs[name], expected[name], rtol=RTOL,
+                               atol=ATOL, err_msg=name)
+
+
+def test_auc_of_one_batch_is_what_tf1_code_reads(trained):
+  # The (value, update_op) pair's value inside the model_fn (what TF1 code
+  # logs): one batch's AUC, TF1's after one update.
+  def batch_auc_model_fn(features, labels, mode, params):
+    spec = model_fn(features, labels, mode, params)
+    scores = spec.predictions["probabilities"][:, 1]
+    value, update = v1.metrics.auc(features["extra"][:, 0] > 0, scores,
+                                   curve="PR")
+    return spec._replace(predictions={"auc": value, "update": update})
+  features_value = digits_like_batches(1, seed=4)[0][0]
+  prefix = trained["model_dir"] + "/model.ckpt-%d" % STEPS
+  with tf.Graph().as_default():
+    v1.train.get_or_create_global_step()
+    features = placeholders(features_value)
+    spec = batch_auc_model_fn(features, None, tf.estimator.ModeKeys.PREDICT,
+                              {})
+    with v1.Session() as sess:
+      sess.run(v1.local_variables_initializer())
+      v1.train.Saver(v1.global_variables()).restore(sess, prefix)
+      sess.run(spec.predictions["update"], feed(features, features_value))
+      expected = sess.run(spec.predictions["auc"])
+  model = built_model(batch_auc_model_fn, {}, features_value)
+  model.restore(trained["model_dir"])
+  found = model(features_value)
+  np.testing.assert_allclose(found["auc"], expected, rtol=RTOL, atol=ATOL)
+  np.testing.assert_allclose(found["update"], expected, rtol=RTOL, atol=ATOL)
 
 
 def test_export_has_the_export_outputs_signatures(trained, tmp_path):
@@ -798,16 +866,16 @@ def test_missing_train_op_in_train_mode():
 
 
 def test_unsupported_metric_is_named():
-  def auc_model_fn(features, labels, mode, params):
+  def iou_model_fn(features, labels, mode, params):
     spec = model_fn(features, labels, mode, params)
     if mode != tf.estimator.ModeKeys.EVAL:
       return spec
-    return spec._replace(eval_metric_ops={"auc": v1.metrics.auc(
-        tf.one_hot(labels, CLASSES), spec.loss * tf.ones([1, CLASSES]))})
+    return spec._replace(eval_metric_ops={"iou": v1.metrics.mean_iou(
+        labels, spec.predictions["classes"], CLASSES)})
   batches = digits_like_batches(1)
-  model = built_model(auc_model_fn, {}, batches[0][0])
+  model = built_model(iou_model_fn, {}, batches[0][0])
   with pytest.raises(estimator.UnsupportedMetricError,
-                     match="tf.compat.v1.metrics.auc"):
+                     match="tf.compat.v1.metrics.mean_iou"):
     model.evaluate(dataset(batches), verbose=0)
 
 

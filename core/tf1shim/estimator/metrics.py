@@ -16,6 +16,7 @@ it), and records the call. The model keeps one Keras metric per
 | `mean_squared_error`, `mean_absolute_error` | `Mean` of the squared / absolute difference (every element, as TF1) |
 | `root_mean_squared_error` | `RootMeanSquaredError` |
 | `precision`, `recall` | `Precision`, `Recall` of labels and predictions cast to bool |
+| `auc(..., curve, summation_method, num_thresholds, thresholds)` | `TF1AUC`: Keras's `AUC` counts at TF1's thresholds, TF1's value (its epsilon; trapezoidal, careful_interpolation, minoring, majoring) |
 
 Weights broadcast to the values as in TF1. Any other metric is an error
 naming it. Outside `recording()`, in TF1 graphs too, the functions are
@@ -158,8 +159,117 @@ def _bool_metric(tf1_name, keras_class, relevant):
   return metric
 
 
+# TF1's auc: thresholds padded by this below 0 and above 1, and this added
+# to the rates' numerators and denominators (metrics_impl.auc).
+_AUC_THRESHOLD_EPSILON = 1e-7
+_AUC_EPSILON = 1e-6
+_AUC_SUMMATIONS = ("trapezoidal", "careful_interpolation", "minoring",
+                   "majoring")
+
+
+def _auc_thresholds(num_thresholds, thresholds):
+  """TF1's (and Keras's) thresholds of `auc`."""
+  if thresholds is not None:
+    inner = sorted(float(t) for t in thresholds)
+  else:
+    inner = [(i + 1) * 1.0 / (num_thresholds - 1)
+             for i in range(num_thresholds - 2)]
+  return ([0.0 - _AUC_THRESHOLD_EPSILON] + inner +
+          [1.0 + _AUC_THRESHOLD_EPSILON])
+
+
+def _interpolated_pr_auc(tp, fp, fn):
+  """TF1's `careful_interpolation` of the PR curve (Davis & Goadrich 2006):
+  precision interpolated linearly in true positives between thresholds."""
+  dtp = tp[:-1] - tp[1:]
+  p = tp + fp
+  slope = tf.math.divide_no_nan(dtp, tf.maximum(p[:-1] - p[1:], 0))
+  intercept = tp[1:] - slope * p[1:]
+  p_ratio = tf.where(
+      tf.logical_and(p[:-1] > 0, p[1:] > 0),
+      tf.math.divide_no_nan(p[:-1], tf.maximum(p[1:], 0)),
+      tf.ones_like(p[1:]))
+  return tf.reduce_sum(tf.math.divide_no_nan(
+      slope * (dtp + intercept * tf.math.log(p_ratio)),
+      tf.maximum(tp[1:] + fn[1:], 0)))
+
+
+def tf1_auc(tp, fp, tn, fn, curve, summation_method):
+  """TF1's `auc` value from the confusion counts at its thresholds."""
+  if curve == "PR" and summation_method == "careful_interpolation":
+    return _interpolated_pr_auc(tp, fp, fn)
+  recall = (tp + _AUC_EPSILON) / (tp + fn + _AUC_EPSILON)
+  if curve == "ROC":
+    x, y = fp / (fp + tn + _AUC_EPSILON), recall
+  else:
+    x, y = recall, (tp + _AUC_EPSILON) / (tp + fp + _AUC_EPSILON)
+  if summation_method == "minoring":
+    heights = tf.minimum(y[:-1], y[1:])
+  elif summation_method == "majoring":
+    heights = tf.maximum(y[:-1], y[1:])
+  else:  # trapezoidal (and ROC's careful_interpolation)
+    heights = (y[:-1] + y[1:]) / 2.0
+  return tf.reduce_sum((x[:-1] - x[1:]) * heights)
+
+
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class TF1AUC(keras.metrics.AUC):
+  """Keras's AUC accumulation (true/false positives/negatives at TF1's
+  thresholds, which Keras makes the same way) with TF1's value: its
+  epsilon, and each of its summation methods (Keras has no trapezoidal
+  PR-AUC)."""
+
+  def __init__(self, curve="ROC", tf1_summation_method="trapezoidal",
+               **kwargs):
+    super().__init__(curve=curve, **kwargs)
+    self.tf1_curve = curve
+    self.tf1_summation_method = tf1_summation_method
+
+  def result(self):
+    return tf1_auc(self.true_positives, self.false_positives,
+                   self.true_negatives, self.false_negatives, self.tf1_curve,
+                   self.tf1_summation_method)
+
+  def get_config(self):
+    return {**super().get_config(),
+            "tf1_summation_method": self.tf1_summation_method}
+
+
+def auc(labels, predictions, weights=None, num_thresholds=200,
+        metrics_collections=None, updates_collections=None, curve="ROC",
+        name=None, summation_method="trapezoidal", thresholds=None):
+  del metrics_collections, updates_collections, name
+  if curve not in ("ROC", "PR"):
+    raise ValueError("Curve must be either ROC or PR. Curve %s is unknown."
+                     % curve)
+  if summation_method not in _AUC_SUMMATIONS:
+    raise ValueError("Invalid summation_method: %s summation_method should "
+                     "be one of %s." % (summation_method, _AUC_SUMMATIONS))
+  # TF1: labels as bool, every element one example; weights broadcast.
+  predictions = _float(predictions)
+  weights = _broadcast_weights(weights, predictions)
+  labels = tf.reshape(_float(tf.cast(labels, tf.bool)), [-1])
+  predictions = tf.reshape(predictions, [-1])
+  weights = None if weights is None else tf.reshape(weights, [-1])
+  points = _auc_thresholds(num_thresholds, thresholds)
+  above = _float(predictions[None, :] > tf.constant(points)[:, None])
+  weight = tf.ones_like(predictions) if weights is None else weights
+  positive, negative = labels * weight, (1.0 - labels) * weight
+  batch_value = tf1_auc(
+      tf.reduce_sum(above * positive, 1), tf.reduce_sum(above * negative, 1),
+      tf.reduce_sum((1.0 - above) * negative, 1),
+      tf.reduce_sum((1.0 - above) * positive, 1), curve, summation_method)
+  inner = None if thresholds is None else sorted(float(t) for t in thresholds)
+  return MetricCall(
+      "auc", lambda n: TF1AUC(
+          curve=curve, tf1_summation_method=summation_method,
+          num_thresholds=num_thresholds, thresholds=inner, name=n),
+      (labels, predictions), weights, batch_value)
+
+
 # tf.compat.v1.metrics.<name> -> the recording version.
 SUPPORTED = {
+    "auc": auc,
     "accuracy": accuracy,
     "mean": mean,
     "mean_squared_error": mean_squared_error,
