@@ -361,6 +361,69 @@ def test_auc_of_one_batch_is_what_tf1_code_reads(trained):
   np.testing.assert_allclose(found["update"], expected, rtol=RTOL, atol=ATOL)
 
 
+def tpu_model_fn(features, labels, mode, params):
+  """model_fn returning TPUEstimatorSpecs as BERT's and EfficientNet's did:
+  eval_metrics as (metric_fn, tensors), a list or a dict, a scaffold_fn, a
+  CrossShardOptimizer only on TPUs."""
+  spec = model_fn(features, labels, mode, params)
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.tpu.TPUEstimatorSpec(mode,
+                                             predictions=spec.predictions)
+  if mode == tf.estimator.ModeKeys.TRAIN:
+    return tf.estimator.tpu.TPUEstimatorSpec(
+        mode, loss=spec.loss, train_op=spec.train_op,
+        scaffold_fn=lambda: v1.train.Scaffold())
+
+  def metric_fn(labels, classes, probabilities):
+    return {"accuracy": v1.metrics.accuracy(labels, classes),
+            "confidence": v1.metrics.mean(
+                tf.reduce_max(probabilities, axis=1))}
+  tensors = [labels, spec.predictions["classes"],
+             spec.predictions["probabilities"]]
+  if params.get("dict_tensors"):
+    tensors = dict(zip(["labels", "classes", "probabilities"], tensors))
+  return tf.estimator.tpu.TPUEstimatorSpec(
+      mode, loss=spec.loss, eval_metrics=(metric_fn, tensors))
+
+
+@pytest.mark.parametrize("dict_tensors", [False, True])
+def test_tpu_estimator_spec_runs_as_tpu_estimator_did_off_tpus(
+    dict_tensors, trained, tmp_path):
+  # TPUEstimator with use_tpu=False ran as_estimator_spec(): the
+  # eval_metrics' metric_fn(*tensors) as eval_metric_ops. The reference is
+  # model_fn, whose EstimatorSpec has those metrics, in a TF1 Session.
+  params = {"optimizer": momentum, "dict_tensors": dict_tensors}
+  eval_batches = digits_like_batches(3, seed=1)
+  prefix = trained["model_dir"] + "/model.ckpt-%d" % STEPS
+  expected = tf1_evaluate(eval_batches, prefix)
+  model = built_model(tpu_model_fn, params, eval_batches[0][0])
+  model.restore(trained["model_dir"])
+  logs = model.evaluate(dataset(eval_batches), verbose=0, return_dict=True)
+  for name in ("loss", "accuracy", "confidence"):
+    np.testing.assert_allclose(logs[name], expected[name], rtol=RTOL,
+                               atol=ATOL, err_msg=name)
+  np.testing.assert_allclose(
+      model.predict(eval_batches[0][0], verbose=0)["probabilities"],
+      tf1_predict(eval_batches[0][0], prefix)["scores"]["scores"],
+      rtol=RTOL, atol=ATOL)
+  # TRAIN: the train op's optimizer, the scaffold reported (not run).
+  model = built_model(tpu_model_fn, params, eval_batches[0][0])
+  model.restore(trained["model_dir"] + "/model.ckpt-0")
+  model.compile()
+  record = LossPerStep()
+  with pytest.warns(UserWarning, match="scaffold"):
+    model.fit(dataset(trained["batches"]), verbose=0, callbacks=[record])
+  np.testing.assert_allclose(record.losses, trained["tf1_losses"], rtol=RTOL,
+                             atol=ATOL)
+
+
+def test_tpu_estimator_says_what_replaces_it():
+  with pytest.raises(AttributeError, match="EstimatorModel"):
+    tf.compat.v1.estimator.tpu.TPUEstimator  # pylint: disable=pointless-statement
+  assert v1.estimator.tpu.CrossShardOptimizer(momentum()).__class__ is (
+      v1.train.MomentumOptimizer)
+
+
 def test_export_has_the_export_outputs_signatures(trained, tmp_path):
   features = digits_like_batches(1, seed=2)[0][0]
   prefix = trained["model_dir"] + "/model.ckpt-%d" % STEPS

@@ -211,16 +211,17 @@ def _install_estimator_module():
     raise AttributeError(estimator.missing_api_message(name))
 
   module.__getattr__ = missing
-  # TF1 optimizers, metrics and moving averages record inside EstimatorModel's model_fn
-  # calls: an optimizer made before (in `params`) must be seen too.
+  # TF1 optimizers, metrics and moving averages record inside
+  # EstimatorModel's model_fn calls: an optimizer made before (in `params`)
+  # must be seen too.
   estimator.optimizers.install()
   estimator.metrics.install()
   estimator.moving_averages.install()
   tf.estimator = module
-  sys.modules["tensorflow.estimator"] = module
-  sys.modules["tensorflow.estimator.export"] = estimator.export
-  for v1_module in _compat_v1_modules():
-    v1_module.estimator = module
-  for module_name in _tf_internal.v1_api_module_names("estimator"):
+  for module_name in ("tensorflow.estimator",) + (
+      _tf_internal.v1_api_module_names("estimator")):
     sys.modules[module_name] = module
     sys.modules[module_name + ".export"] = estimator.export
+    sys.modules[module_name + ".tpu"] = estimator.tpu
+  for v1_module in _compat_v1_modules():
+    v1_module.estimator = module

@@ -13,6 +13,7 @@ import types
 from tf1shim.estimator import metrics
 from tf1shim.estimator import moving_averages
 from tf1shim.estimator import optimizers
+from tf1shim.estimator import spec
 
 from tf1shim.estimator.model import EstimatorModel
 from tf1shim.estimator.model import model_function
@@ -26,6 +27,7 @@ from tf1shim.estimator.spec import PredictOutput
 from tf1shim.estimator.spec import RegressionOutput
 from tf1shim.estimator.spec import RunConfig
 from tf1shim.estimator.spec import ServingInputReceiver
+from tf1shim.estimator.spec import TPUEstimatorSpec
 
 
 # tf.estimator.export
@@ -36,8 +38,30 @@ export.ClassificationOutput = ClassificationOutput
 export.RegressionOutput = RegressionOutput
 export.ServingInputReceiver = ServingInputReceiver
 
+# tf.estimator.tpu: what a TPU model_fn uses, run off TPUs.
+tpu = types.ModuleType("tf1shim.estimator.tpu",
+                       "tf.estimator.tpu, provided by tf1shim (off TPUs).")
+tpu.TPUEstimatorSpec = TPUEstimatorSpec
+tpu.CrossShardOptimizer = spec.cross_shard_optimizer
+TPU_API_NAMES = ("TPUEstimatorSpec", "CrossShardOptimizer")
+
+
+def _missing_tpu_api(name):
+  if name.startswith("__"):
+    raise AttributeError(name)
+  raise AttributeError(
+      "tf.estimator.tpu.%s is not provided by tf1shim, which runs a TPU "
+      "model_fn's TPUEstimatorSpec off TPUs in EstimatorModel (as "
+      "TPUEstimator with use_tpu=False): model = "
+      "tf1shim.estimator.EstimatorModel(model_fn, params={'batch_size': "
+      "...}). TPU training in TF2 is a keras model under "
+      "tf.distribute.TPUStrategy." % name)
+
+
+tpu.__getattr__ = _missing_tpu_api
+
 # What install() makes tf.estimator / tf.compat.v1.estimator hold.
-API_NAMES = ("ModeKeys", "EstimatorSpec", "RunConfig", "export",
+API_NAMES = ("ModeKeys", "EstimatorSpec", "RunConfig", "export", "tpu",
              "EstimatorModel")
 
 
@@ -61,5 +85,6 @@ def missing_api_message(name):
 __all__ = list(API_NAMES) + [
     "ClassificationOutput", "EstimatorSpecError", "model_function",
     "PredictOutput",
-    "RegressionOutput", "ServingInputReceiver", "UnsupportedMetricError",
+    "RegressionOutput", "ServingInputReceiver", "TPUEstimatorSpec",
+    "UnsupportedMetricError",
     "UnsupportedOptimizerError"]

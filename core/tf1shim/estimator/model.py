@@ -229,7 +229,12 @@ class EstimatorModel(keras.Model):
     """The model_fn's spec, called as a TF1 graph build (one per call)."""
     graph_collections.current().add_variable(
         self.global_step, [_KEYS.GLOBAL_VARIABLES, _KEYS.GLOBAL_STEP])
-    return self._model_fn(**self._model_fn_kwargs(features, labels, mode))
+    spec = self._model_fn(**self._model_fn_kwargs(features, labels, mode))
+    if isinstance(spec, spec_lib.TPUEstimatorSpec):
+      # Inside the call: the metric_fn's metrics record as the model_fn's.
+      spec, unsupported = spec.as_estimator_spec()
+      self._report_fields(unsupported)
+    return spec
 
   def run_model_fn(self, features, labels, mode, tape=None):
     """(spec, train op record, metrics record) of one model_fn call; in
@@ -256,15 +261,18 @@ class EstimatorModel(keras.Model):
 
   def _report_unsupported(self, spec):
     """Warns once per field: Keras runs no session hooks or scaffold."""
-    new = [n for n in spec.unsupported()
-           if n not in self._eval_metrics.reported]
+    self._report_fields(spec.unsupported())
+
+  def _report_fields(self, names):
+    new = [n for n in names if n not in self._eval_metrics.reported]
     if new:
       self._eval_metrics.reported.update(new)
       warnings.warn(
           "%s: the model_fn's EstimatorSpec has %s, which Keras does not "
           "run (no Session): pass keras.callbacks to fit/evaluate/predict "
           "instead (LoggingTensorHook -> the logs, CheckpointSaverHook -> "
-          "ModelCheckpoint, a scaffold's init_fn -> restore() before fit)."
+          "ModelCheckpoint, a scaffold's init_fn -> restore() before fit, "
+          "a host_call's summaries -> keras.callbacks.TensorBoard)."
           % (self.name, ", ".join(new)), UserWarning, stacklevel=3)
 
   def _zero_labels(self, features):

@@ -215,3 +215,58 @@ class RunConfig:
         raise ValueError("RunConfig has no field %r." % key)
       setattr(copy, key, value)
     return copy
+
+
+class TPUEstimatorSpec(collections.namedtuple("TPUEstimatorSpec", [
+    "mode", "predictions", "loss", "train_op", "eval_metrics",
+    "export_outputs", "scaffold_fn", "host_call", "training_hooks",
+    "evaluation_hooks", "prediction_hooks"])):
+  """`tf.estimator.tpu.TPUEstimatorSpec`, what TPU model_fns return
+  (BERT's, EfficientNet's), run as TPUEstimator ran it off TPUs
+  (`use_tpu=False`): as the `EstimatorSpec` of `as_estimator_spec()`.
+
+  `eval_metrics` is `(metric_fn, tensors)`, a list of tensors or a dict of
+  them; its `eval_metric_ops` are `metric_fn(*tensors)` (or
+  `metric_fn(**tensors)`). `scaffold_fn()` gives the scaffold. `host_call`
+  (summaries written on the host) is kept and reported, like hooks.
+  """
+
+  def __new__(cls, mode, predictions=None, loss=None, train_op=None,
+              eval_metrics=None, export_outputs=None, scaffold_fn=None,
+              host_call=None, training_hooks=None, evaluation_hooks=None,
+              prediction_hooks=None):
+    if eval_metrics is not None:
+      if not (isinstance(eval_metrics, (tuple, list)) and
+              len(eval_metrics) == 2 and callable(eval_metrics[0])):
+        raise EstimatorSpecError(
+            "TPUEstimatorSpec eval_metrics must be (metric_fn, tensors), "
+            "tensors a list or a dict; got %r." % (eval_metrics,))
+    return super().__new__(
+        cls, mode, predictions, loss, train_op, eval_metrics, export_outputs,
+        scaffold_fn, host_call, training_hooks, evaluation_hooks,
+        prediction_hooks)
+
+  def as_estimator_spec(self):
+    """The `EstimatorSpec` TPUEstimator ran off TPUs (checked as one)."""
+    eval_metric_ops = None
+    if self.eval_metrics is not None:
+      metric_fn, tensors = self.eval_metrics
+      eval_metric_ops = (metric_fn(**tensors) if isinstance(tensors, dict)
+                         else metric_fn(*tensors))
+    spec = EstimatorSpec(
+        self.mode, predictions=self.predictions, loss=self.loss,
+        train_op=self.train_op, eval_metric_ops=eval_metric_ops,
+        export_outputs=self.export_outputs,
+        scaffold=self.scaffold_fn() if self.scaffold_fn else None,
+        training_hooks=self.training_hooks,
+        evaluation_hooks=self.evaluation_hooks,
+        prediction_hooks=self.prediction_hooks)
+    return spec, ["host_call"] if self.host_call is not None else []
+
+
+def cross_shard_optimizer(optimizer, reduction=None, name=None,
+                          group_assignment=None):
+  """`tf.estimator.tpu.CrossShardOptimizer` off TPUs: one shard, whose
+  gradients are the optimizer's own (the sum or mean over one shard)."""
+  del reduction, name, group_assignment
+  return optimizer

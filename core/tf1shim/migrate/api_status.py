@@ -304,6 +304,12 @@ ENTRIES = [
     for name in ("PredictOutput", "ClassificationOutput", "RegressionOutput",
                  "ServingInputReceiver")
 ] + [
+    Entry("tf.estimator.tpu." + name, CHANGE,
+          _ESTIMATOR_MODEL + " (off TPUs, as TPUEstimator with "
+          "use_tpu=False)", ESTIMATOR,
+          provided_by="tf1shim.estimator.tpu." + name)
+    for name in ("TPUEstimatorSpec", "CrossShardOptimizer")
+] + [
     Entry("tf.contrib.*", UNSUPPORTED,
           "tf.contrib was removed in TensorFlow 2.0 and tf1shim knows no "
           "replacement for this part"),
