@@ -417,6 +417,78 @@ def test_tpu_estimator_spec_runs_as_tpu_estimator_did_off_tpus(
                              atol=ATOL)
 
 
+def efficientnet_style_model_fn(features, labels, mode, params):
+  """EfficientNet's main.py model_fn, small: batch norm and swish, label
+  smoothing, L2 of the non-batch-norm weights, a warmed-up exponentially
+  decayed rate (tf.where on the global step), RMSProp under UPDATE_OPS,
+  moving averages after the train op, TPUEstimatorSpec (eval_metrics,
+  host_call) or, for the TF1 reference, the EstimatorSpec TPUEstimator
+  made of it off TPUs."""
+  training = mode == tf.estimator.ModeKeys.TRAIN
+  x = tf.concat([features["pixels"], features["extra"]], 1)
+  with v1.variable_scope("net"):
+    h = v1.layers.dense(x, 16, use_bias=False)
+    h = v1.layers.batch_normalization(h, momentum=0.99, epsilon=1e-3,
+                                      training=training)
+    h = tf.nn.swish(h)
+    logits = v1.layers.dense(h, CLASSES)
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    spec_class = (tf.estimator.tpu.TPUEstimatorSpec if params["tpu"] else
+                  tf.estimator.EstimatorSpec)
+    return spec_class(mode, predictions={"logits": logits})
+  one_hot = tf.one_hot(labels, CLASSES)
+  loss = v1.losses.softmax_cross_entropy(one_hot, logits, label_smoothing=0.1)
+  loss += 1e-3 * tf.add_n([tf.nn.l2_loss(v) for v in v1.trainable_variables()
+                           if "batch_normalization" not in v.name])
+  global_step = v1.train.get_global_step()
+  train_op = None
+  if training:
+    lr = v1.train.exponential_decay(0.2, global_step, 2, 0.9, staircase=True)
+    warmup = tf.cast(global_step, tf.float32) / 3.0 * 0.2
+    lr = tf.where(global_step < 3, warmup, lr)
+    optimizer = v1.train.RMSPropOptimizer(lr, decay=0.9, momentum=0.9,
+                                          epsilon=1e-3)
+    update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+    with tf.control_dependencies(update_ops):
+      train_op = optimizer.minimize(loss, global_step)
+    ema = v1.train.ExponentialMovingAverage(0.9, num_updates=global_step)
+    with tf.control_dependencies([train_op]):
+      train_op = ema.apply(averaged_variables())
+  def metric_fn(labels, logits):
+    return {"top_1_accuracy": v1.metrics.accuracy(labels,
+                                                  tf.argmax(logits, 1))}
+  if params["tpu"]:
+    return tf.estimator.tpu.TPUEstimatorSpec(
+        mode, loss=loss, train_op=train_op,
+        eval_metrics=(metric_fn, [labels, logits]),
+        host_call=(lambda step, loss: [], [tf.reshape(global_step, [1]),
+                                          tf.reshape(loss, [1])]))
+  return tf.estimator.EstimatorSpec(
+      mode, loss=loss, train_op=train_op,
+      eval_metric_ops=(metric_fn(labels, logits)
+                       if mode == tf.estimator.ModeKeys.EVAL else None))
+
+def test_an_efficientnet_style_model_fn_trains_as_tf1(tmp_path):
+  # The pieces together, 6 steps (the warmup's 3 and the decay's steps):
+  # losses, weights and moving averages equal TF1's.
+  batches = digits_like_batches(6, seed=11)
+  losses, final = tf1_train(efficientnet_style_model_fn, {"tpu": False},
+                            batches, str(tmp_path))
+  model = built_model(efficientnet_style_model_fn, {"tpu": True},
+                      batches[0][0])
+  model.restore(str(tmp_path / "model.ckpt-0"))
+  model.compile()
+  record = LossPerStep()
+  with pytest.warns(UserWarning, match="host_call"):
+    model.fit(dataset(batches), verbose=0, callbacks=[record])
+  np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
+  _assert_weights_are(model, final)
+  assert len(model.moving_averages.shadows) == 7
+  for name, shadow in model.moving_averages.shadows.items():
+    np.testing.assert_allclose(shadow.numpy(), final[name], rtol=RTOL,
+                               atol=ATOL, err_msg=name)
+
+
 def test_tpu_estimator_says_what_replaces_it():
   with pytest.raises(AttributeError, match="EstimatorModel"):
     tf.compat.v1.estimator.tpu.TPUEstimator  # pylint: disable=pointless-statement
