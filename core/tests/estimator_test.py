@@ -571,6 +571,12 @@ OPTIMIZERS = {
     "rmsprop": lambda: v1.train.RMSPropOptimizer(0.01, momentum=0.3),
     "rmsprop_momentum_centered": lambda: v1.train.RMSPropOptimizer(
         0.01, momentum=0.5, centered=True),
+    "adadelta": lambda: v1.train.AdadeltaOptimizer(1.0, rho=0.9,
+                                                   epsilon=1e-6),
+    # l1 clips some weights to 0; shrinkage and beta change the rule.
+    "ftrl": lambda: v1.train.FtrlOptimizer(
+        0.5, l1_regularization_strength=0.01, l2_regularization_strength=0.01,
+        l2_shrinkage_regularization_strength=0.01, beta=0.1),
 }
 
 
@@ -612,7 +618,8 @@ def _assert_weights_are(model, final):
 
 
 @pytest.mark.parametrize("name", ["momentum", "nesterov", "adam", "adagrad",
-                                  "rmsprop", "rmsprop_momentum_centered"])
+                                  "rmsprop", "rmsprop_momentum_centered",
+                                  "adadelta", "ftrl"])
 def test_training_resumed_from_a_model_dir_continues_the_optimizer(
     name, tmp_path):
   # With the optimizer's slots (Momentum's accumulators, Adam's moments
@@ -951,21 +958,21 @@ def _fit_one_step(fn, params=None):
   model.fit(dataset(batches), verbose=0)
 
 
+def proximal_adagrad_model_fn(features, labels, mode, params):
+  del params
+  return model_fn(features, labels, mode, {
+      "optimizer": lambda: v1.train.ProximalAdagradOptimizer(0.1)})
+
+
 def test_unsupported_optimizer_is_named():
-  def ftrl_model_fn(features, labels, mode, params):
-    return model_fn(features, labels, mode, {
-        "optimizer": lambda: v1.train.FtrlOptimizer(0.1)})
   with pytest.raises(estimator.UnsupportedOptimizerError,
-                     match="FtrlOptimizer.*GradientDescentOptimizer"):
-    _fit_one_step(ftrl_model_fn)
+                     match="ProximalAdagradOptimizer.*GradientDescent"):
+    _fit_one_step(proximal_adagrad_model_fn)
 
 
 def test_an_explicit_keras_optimizer_replaces_an_unsupported_one():
-  def ftrl_model_fn(features, labels, mode, params):
-    return model_fn(features, labels, mode, {
-        "optimizer": lambda: v1.train.FtrlOptimizer(0.1)})
-  model = estimator.EstimatorModel(ftrl_model_fn, {},
-                                   optimizer=keras.optimizers.Ftrl(0.1))
+  model = estimator.EstimatorModel(proximal_adagrad_model_fn, {},
+                                   optimizer=keras.optimizers.Adagrad(0.1))
   model.compile()
   model.fit(dataset(digits_like_batches(2)), verbose=0)
   assert int(model.global_step.numpy()) == 2

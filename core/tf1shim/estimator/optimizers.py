@@ -12,8 +12,8 @@ is the marker); `compute_gradients` computes TF1's (gradient, variable)
 pairs through the call's gradient tape, for the model_fn to process.
 `keras_optimizer(record)` then makes the Keras optimizer with TF1's update
 rule: GradientDescent, Momentum (Nesterov too; TF1's accumulator,
-`TF1SGD`), Adam, Adagrad and RMSProp (TF1 starts RMSProp's mean square at
-1, Keras at 0: `TF1RMSprop`). A learning rate that is a tensor (a decay of
+`TF1SGD`), Adam, Adagrad, RMSProp (TF1 starts RMSProp's mean square at 1,
+Keras at 0: `TF1RMSprop`), Adadelta and Ftrl. A learning rate that is a tensor (a decay of
 the global step) is the model_fn's value of each step
 (`ModelFnLearningRate`). Any other optimizer is an error naming it.
 Outside `recording()`, in TF1 graphs too, the optimizers are TensorFlow's,
@@ -264,6 +264,23 @@ class TF1RMSprop(_TF1Slots, keras.optimizers.RMSprop):
                                                initializer)
 
 
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class TF1Ftrl(_TF1Slots, keras.optimizers.Ftrl):
+  """Keras's Ftrl, TF1's update rule (ApplyFtrlV2: the shrinkage in the
+  linear term only, `beta` added to l2 as beta / (2 lr)); TF1's `Ftrl` slot
+  is the accumulator, `Ftrl_1` the linear term."""
+  TF1_SLOTS = {"accumulator": ("Ftrl", _same), "linear": ("Ftrl_1", _same)}
+
+
+@keras.saving.register_keras_serializable(package="tf1shim.estimator")
+class TF1Adadelta(_TF1Slots, keras.optimizers.Adadelta):
+  """Keras's Adadelta, TF1's update rule; TF1's `Adadelta` slot is the
+  accumulated squared gradient, `Adadelta_1` the accumulated squared
+  update."""
+  TF1_SLOTS = {"accumulated_grad": ("Adadelta", _same),
+               "accumulated_delta_var": ("Adadelta_1", _same)}
+
+
 def load_tf1_slots(optimizer, variables, tf1_names, reader):
   """Sets `optimizer`'s slots (built for `variables`) from the TF1
   checkpoint `reader` (a `checkpoints.CheckpointReader`), by the slots' TF1
@@ -326,8 +343,33 @@ def _rmsprop(a):
       epsilon=float(a["epsilon"]), centered=bool(a["centered"]))
 
 
+def _ftrl(a):
+  if a["accum_name"] or a["linear_name"]:
+    raise UnsupportedOptimizerError(
+        "FtrlOptimizer with accum_name/linear_name: its slots are not TF1's "
+        "default Ftrl, Ftrl_1; make it without them, or pass a Keras "
+        "optimizer with EstimatorModel(..., optimizer=...).")
+  return TF1Ftrl(
+      learning_rate=_learning_rate("FtrlOptimizer", a["learning_rate"]),
+      learning_rate_power=float(a["learning_rate_power"]),
+      initial_accumulator_value=float(a["initial_accumulator_value"]),
+      l1_regularization_strength=float(a["l1_regularization_strength"]),
+      l2_regularization_strength=float(a["l2_regularization_strength"]),
+      l2_shrinkage_regularization_strength=float(
+          a["l2_shrinkage_regularization_strength"]),
+      beta=float(a["beta"] or 0.0))
+
+
+def _adadelta(a):
+  return TF1Adadelta(
+      learning_rate=_learning_rate("AdadeltaOptimizer", a["learning_rate"]),
+      rho=float(a["rho"]), epsilon=float(a["epsilon"]))
+
+
 # TF1 optimizer class -> Keras optimizer from its arguments.
 KERAS_EQUIVALENTS = {
+    _v1_train.FtrlOptimizer: _ftrl,
+    _v1_train.AdadeltaOptimizer: _adadelta,
     _v1_train.GradientDescentOptimizer: _sgd,
     _v1_train.MomentumOptimizer: _momentum,
     _v1_train.AdamOptimizer: _adam,
