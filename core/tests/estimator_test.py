@@ -721,6 +721,61 @@ def test_gradients_processed_before_apply_gradients_are_applied(
   _assert_weights_are(model, final)
 
 
+def wide_and_deep_train_op(loss, params):
+  """A wide & deep model_fn's train op: the head (the "wide" part) by
+  Ftrl, the hidden layer by Adagrad on the loss plus its own L2 (the
+  optimizers' losses differ from the spec's), one advancing the global
+  step; tf.group of the two."""
+  head = v1.trainable_variables("linear/dense_1/")
+  body = v1.trainable_variables("linear/dense/")
+  body_loss = loss + 0.05 * tf.add_n([tf.nn.l2_loss(v) for v in body])
+  return tf.group(
+      v1.train.FtrlOptimizer(0.3, l2_regularization_strength=0.01).minimize(
+          loss, var_list=head),
+      v1.train.AdagradOptimizer(0.2).minimize(
+          body_loss, global_step=v1.train.get_global_step(), var_list=body))
+
+
+def test_a_train_op_of_two_optimizers_is_tf1s(tmp_path):
+  # Each optimizer on its variables with the gradients of its own loss,
+  # computed from the same forward pass; both continue from a model_dir
+  # with their slots (Ftrl's, Adagrad's).
+  losses, final, keras_losses, model = _resumed_after_two_steps(
+      {"train_op": wide_and_deep_train_op}, tmp_path)
+  np.testing.assert_allclose(keras_losses, losses[2:], rtol=RTOL, atol=ATOL)
+  _assert_weights_are(model, final)
+  assert [type(o).__name__ for o in model.train_op_optimizers()] == [
+      "TF1Ftrl", "TF1Adagrad"]
+
+
+def test_minimize_trains_its_own_loss_not_the_specs(tmp_path):
+  # minimize(loss + L2) with the spec's loss without it: TF1 trained the
+  # sum, as it must here.
+  def train_op(loss, params):
+    total = loss + 0.1 * tf.add_n(
+        [tf.nn.l2_loss(v) for v in v1.trainable_variables()])
+    return minimize(total, params)
+  batches = linear_batches(3, seed=12)
+  params = {"optimizer": momentum, "train_op": train_op}
+  losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path))
+  record, model = fit_linear_from(str(tmp_path / "model.ckpt-0"), params,
+                                  batches)
+  np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
+  _assert_weights_are(model, final)
+
+
+def test_one_keras_optimizer_for_two_tf1_ones_is_an_error():
+  model = estimator.EstimatorModel(
+      linear_model_fn, {"train_op": wide_and_deep_train_op},
+      optimizer=keras.optimizers.SGD(0.1))
+  model(linear_batches(1, seed=0)[0][0])
+  model.compile()
+  with pytest.raises(estimator.UnsupportedOptimizerError,
+                     match="2 optimizers.*FtrlOptimizer and AdagradOptimizer"):
+    model.fit(linear_batches(1, seed=0)[0][0],
+              linear_batches(1, seed=0)[0][1], verbose=0)
+
+
 def warm_started_train_op(loss, params):
   """linear_model_fn's train op after a warm start from a pretrained
   checkpoint, as BERT's run_classifier did (`init_from_checkpoint` after

@@ -150,6 +150,15 @@ def _named_specs(specs):
           for key, spec in specs.items()}
 
 
+class _MoreOptimizers(tf.Module):
+  """The Keras optimizers of a train op's second and further optimizer
+  updates (a wide & deep model_fn's), saved with the model."""
+
+  def __init__(self):
+    super().__init__(name="more_optimizers")
+    self.list = []
+
+
 class _Metrics:
   """The EVAL metrics, per eval_metric_ops key; a plain holder, which Keras
   does not track (they are made after the model is built and locked)."""
@@ -208,6 +217,10 @@ class EstimatorModel(keras.Model):
     # The shadows of the model_fn's ExponentialMovingAverage, made by the
     # first fit (moving_averages.py).
     self.moving_averages = moving_averages_lib.MovingAverages()
+    # The Keras optimizers of a train op's further updates (`_optimizers`),
+    # and each update's variables, known from the first fit.
+    self.more_optimizers = _MoreOptimizers()
+    self._updated_variables = None
     self._eval_loss = keras.metrics.Mean(name="loss")
     self._eval_metrics = _Metrics()
     optimizers_lib.install()
@@ -242,8 +255,9 @@ class EstimatorModel(keras.Model):
     model_fn's `compute_gradients`."""
     with contextlib.ExitStack() as stack:
       if mode == ModeKeys.TRAIN and tape is None:
-        tape = stack.enter_context(tf.GradientTape())
-      train_record = stack.enter_context(optimizers_lib.recording(tape))
+        tape = stack.enter_context(tf.GradientTape(persistent=True))
+      train_record = stack.enter_context(optimizers_lib.recording(
+          tape, lambda: self.trainable_variables))
       metrics_record = stack.enter_context(metrics_lib.recording())
       spec = self._run_model_fn(features, labels, mode)
     if not isinstance(spec, spec_lib.EstimatorSpec):
@@ -361,10 +375,22 @@ class EstimatorModel(keras.Model):
       return
     _, record = self.traced_spec(features, labels, ModeKeys.TRAIN)
     self._advances_global_step = record.advances_global_step
+    updates = record.updates
+    if len(updates) > 1 and not self._optimizer_pending:
+      raise optimizers_lib.UnsupportedOptimizerError(
+          "The model_fn's train op applies %d optimizers (%s); one Keras "
+          "optimizer was given. Leave optimizer= out to map each."
+          % (len(updates), record.optimizer_name))
     if self._optimizer_pending:
-      super().compile(optimizer=optimizers_lib.keras_optimizer(record),
-                      **self._compile_kwargs)
+      optimizers = [optimizers_lib.keras_optimizer(u) for u in updates]
+      super().compile(optimizer=optimizers[0], **self._compile_kwargs)
+      # A wide & deep model_fn's second optimizer (tf.group of two).
+      self.more_optimizers.list = optimizers[1:]
       self._optimizer_pending = False
+    # By name: a list of variables set on the built model would be state.
+    self._updated_variables = tuple(
+        tuple(tracking.tf1_name(v) for v in self._trained_variables(
+            u.var_list)) for u in updates)
     # TF1's TRAIN graph made the shadows; the first training step needs them.
     self.moving_averages.make(record.moving_averages,
                               self._variables_by_tf1_name())
@@ -373,19 +399,27 @@ class EstimatorModel(keras.Model):
   def _variables_by_tf1_name(self):
     return {tracking.tf1_name(v)[:-len(":0")]: v for v in self.weights}
 
+  def train_op_optimizers(self):
+    """The Keras optimizer of each of the train op's updates."""
+    return [self.optimizer] + list(self.more_optimizers.list)
+
   def _load_optimizer_slots(self):
     """The restored checkpoint's TF1 optimizer slots into the Keras
-    optimizer, once it is known (Estimator continued them on restart)."""
+    optimizers, once they are known (Estimator continued them on
+    restart)."""
     if self._slots_prefix is None or self._optimizer_pending or (
-        not self.compiled):
+        not self.compiled) or self._updated_variables is None:
       return
-    if not self.optimizer.built:
-      self.optimizer.build(self.trainable_variables)
-    optimizers_lib.load_tf1_slots(
-        self.optimizer, self.trainable_variables,
-        [tracking.tf1_name(v)[:-len(":0")]
-         for v in self.trainable_variables],
-        checkpoints.CheckpointReader(self._slots_prefix))
+    reader = checkpoints.CheckpointReader(self._slots_prefix)
+    by_name = {tracking.tf1_name(v): v for v in self.trainable_variables}
+    for optimizer, names in zip(self.train_op_optimizers(),
+                                self._updated_variables):
+      variables = [by_name[name] for name in names]
+      if not optimizer.built:
+        optimizer.build(variables)
+      optimizers_lib.load_tf1_slots(
+          optimizer, variables,
+          [tracking.tf1_name(v)[:-len(":0")] for v in variables], reader)
     self._slots_prefix = None
 
   def fit(self, x=None, y=None, *args, **kwargs):
@@ -403,12 +437,16 @@ class EstimatorModel(keras.Model):
     return [v for v in self.trainable_variables
             if tracking.tf1_name(v) in wanted]
 
-  def _given_gradients(self, record):
-    """(gradients, model variables) of the pairs the model_fn passed to
-    apply_gradients, without the None gradients (TF1 skipped them)."""
+  def _given_gradients(self, update):
+    """(gradients, model variables) of an update's pairs (those the
+    model_fn passed to apply_gradients, or its minimize's), without the
+    None gradients (TF1 skipped them)."""
     by_name = {tracking.tf1_name(v): v for v in self.trainable_variables}
+    if update.gradients is None:
+      raise RuntimeError("%s: the training step's model_fn call had no "
+                         "gradient tape." % self.name)
     gradients, variables = [], []
-    for gradient, variable in zip(record.gradients, record.var_list):
+    for gradient, variable in zip(update.gradients, update.var_list):
       if gradient is None:
         continue
       name = tracking.tf1_name(variable)
@@ -428,24 +466,27 @@ class EstimatorModel(keras.Model):
     features, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
     self._train_labels = labels
     try:
-      with tf.GradientTape() as tape:
+      # Persistent: each minimize/compute_gradients of the model_fn takes
+      # its gradients from it (a wide & deep train op has two).
+      with tf.GradientTape(persistent=True) as tape:
         spec, record, _ = self.run_model_fn(features, labels, ModeKeys.TRAIN,
                                             tape=tape)
         loss = tf.convert_to_tensor(spec.loss)
     finally:
       self._train_labels = None
-    if record.gradients is None:  # minimize(loss)
-      variables = self._trained_variables(record.var_list)
-      gradients = tape.gradient(loss, variables)
-    else:  # compute_gradients, processed, apply_gradients
-      gradients, variables = self._given_gradients(record)
-    with optimizers_lib.learning_rate_of_step(self.optimizer, record):
-      self.optimizer.apply(gradients, variables)
+    # Gradients first, then the updates, as TF1's group of minimize ops
+    # computed every gradient from the step's forward pass.
+    steps = [self._given_gradients(update) for update in record.updates]
+    del tape
+    for optimizer, update, (gradients, variables) in zip(
+        self.train_op_optimizers(), record.updates, steps):
+      with optimizers_lib.learning_rate_of_step(optimizer, update):
+        optimizer.apply(gradients, variables)
     if record.advances_global_step:
       # After the step's data: a traced step whose input ran out must not
       # count (the increment depends on nothing else).
       with tf.control_dependencies([loss]):
-        self.global_step.assign_add(1)
+        self.global_step.assign_add(record.advances_global_step)
     # After the optimizer's step and the global step, as TF1's averages op
     # under control_dependencies([train_op]).
     self.moving_averages.update(record.moving_averages)

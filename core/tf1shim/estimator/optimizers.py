@@ -67,27 +67,48 @@ class TrainOp:
     return "<TrainOp of %s>" % self.record.optimizer_name
 
 
+class OptimizerUpdate:
+  """One `minimize`/`apply_gradients` of a model_fn call: the optimizer,
+  the arguments it was made with, the (gradient, variable) pairs (the
+  model_fn's own after `compute_gradients`, else its loss's through the
+  call's gradient tape) and whether it advances the global step."""
+
+  def __init__(self, optimizer, global_step, var_list, gradients):
+    self.optimizer = optimizer
+    self.optimizer_name = type(optimizer).__name__
+    self.arguments = _arguments.get(optimizer, {})
+    self.advances_global_step = global_step is not None
+    self.var_list = list(var_list)
+    self.gradients = gradients  # None: not computable here (no tape)
+
+
 class TrainOpRecord:
-  """The optimizer a `model_fn`'s train op used, and how."""
+  """How a `model_fn`'s train op trains: its optimizer updates (several
+  for a wide & deep model_fn's `tf.group` of two), in order."""
 
   def __init__(self):
-    self.optimizer = None
-    self.optimizer_name = None
-    self.arguments = {}
-    self.advances_global_step = False
-    self.var_list = None
-    # The gradients apply_gradients got (processed by the model_fn:
-    # clipped, unscaled), None after minimize.
-    self.gradients = None
-    # The tape recording the call, for compute_gradients (None in a graph,
+    self.updates = []
+    # The tape recording the call, for the gradients (None in a graph,
     # where tf.gradients works).
     self.tape = None
+    # What a var_list of None means (a function), None: TF1's collection.
+    self.trainable_variables = None
     # ExponentialMovingAverage.apply calls (moving_averages.py), in order.
     self.moving_averages = []
 
   @property
   def recorded(self):
-    return self.optimizer is not None
+    return bool(self.updates)
+
+  @property
+  def optimizer_name(self):
+    return " and ".join(u.optimizer_name for u in self.updates)
+
+  @property
+  def advances_global_step(self):
+    """By how much a step advances the global step: one per update given
+    it, as each of TF1's did."""
+    return sum(u.advances_global_step for u in self.updates)
 
 
 @keras.saving.register_keras_serializable(package="tf1shim.estimator")
@@ -152,15 +173,15 @@ def _learning_rate(name, value):
 
 
 @contextlib.contextmanager
-def learning_rate_of_step(optimizer, record):
+def learning_rate_of_step(optimizer, update):
   """While the block applies a training step's gradients, `optimizer`'s
-  learning rate is the one the step's model_fn call computed (when it is a
-  tensor: `ModelFnLearningRate`)."""
+  learning rate is the one the step's model_fn call computed for `update`
+  (when it is a tensor: `ModelFnLearningRate`)."""
   schedule = _keras_internal.optimizer_learning_rate(optimizer)
   if not isinstance(schedule, ModelFnLearningRate):
     yield
     return
-  with schedule.of_step(record.arguments.get("learning_rate")):
+  with schedule.of_step(update.arguments.get("learning_rate")):
     yield
 
 
@@ -383,7 +404,7 @@ def _supported_names():
 
 
 def keras_optimizer(record):
-  """The Keras 3 optimizer of `record` (a `TrainOpRecord`)."""
+  """The Keras 3 optimizer of `record` (an `OptimizerUpdate`)."""
   for cls, make in KERAS_EQUIVALENTS.items():
     if type(record.optimizer) is cls:  # pylint: disable=unidiomatic-typecheck
       if not record.arguments:
@@ -406,46 +427,55 @@ def current():
 
 
 @contextlib.contextmanager
-def recording(tape=None):
+def recording(tape=None, trainable_variables=None):
   """While the block runs, train ops record into the yielded record;
-  `compute_gradients` differentiates through `tape` (a `tf.GradientTape`
-  recording the block)."""
+  gradients go through `tape` (a `tf.GradientTape` recording the block),
+  for the variables `trainable_variables()` gives when the model_fn names
+  none (default: TF1's TRAINABLE_VARIABLES)."""
   install()
   outer = current()
   _state.record = TrainOpRecord()
   _state.record.tape = tape
+  _state.record.trainable_variables = trainable_variables
   try:
     yield _state.record
   finally:
     _state.record = outer
 
 
-def _record(optimizer, global_step, var_list, gradients=None):
+def _record(optimizer, global_step, var_list, gradients):
   record = current()
-  if record.recorded:
-    raise UnsupportedOptimizerError(
-        "The model_fn built a second train op (%s after %s): EstimatorModel "
-        "trains with one optimizer. Several optimizers (a GAN) need a Keras "
-        "train_step of their own." % (type(optimizer).__name__,
-                                      record.optimizer_name))
-  record.optimizer = optimizer
-  record.optimizer_name = type(optimizer).__name__
-  record.arguments = _arguments.get(optimizer, {})
-  record.advances_global_step = global_step is not None
-  record.var_list = None if var_list is None else list(var_list)
-  record.gradients = gradients
+  record.updates.append(
+      OptimizerUpdate(optimizer, global_step, var_list, gradients))
   return TrainOp(record)
 
 
-def _gradients(record, loss, var_list, grad_loss):
+def _trainable(record, var_list):
+  """The var_list of compute_gradients and minimize: TF1's default is
+  every trainable variable of the graph, the model's here (Keras layers'
+  too, which TF1's tf.keras put in TRAINABLE_VARIABLES)."""
+  if var_list is not None:
+    return list(var_list)
+  if record.trainable_variables is not None:
+    return list(record.trainable_variables())
+  return list(tf.compat.v1.trainable_variables())
+
+
+def _gradients(record, loss, var_list, grad_loss=None, required=True):
   """TF1's compute_gradients of `loss` for `var_list`, inside a model_fn
-  call: through the call's tape, or `tf.gradients` in a graph."""
+  call: through the call's tape (not recording its own work, so the
+  model_fn goes on being recorded), or `tf.gradients` in a graph. None
+  when neither is there and not `required` (nothing trains then)."""
   if callable(loss):
     loss = loss()
   if record.tape is not None:
-    return record.tape.gradient(loss, var_list, output_gradients=grad_loss)
+    with record.tape.stop_recording():
+      return record.tape.gradient(loss, var_list,
+                                  output_gradients=grad_loss)
   if not tf.executing_eagerly():
     return tf.gradients(loss, var_list, grad_ys=grad_loss)
+  if not required:
+    return None
   raise UnsupportedOptimizerError(
       "compute_gradients was called in an eager model_fn call that no "
       "gradient tape records; call it in TRAIN mode through EstimatorModel.")
@@ -457,10 +487,14 @@ def _wrap_methods():
   original_compute = _v1_train.Optimizer.compute_gradients
 
   def minimize(self, loss, global_step=None, var_list=None, *args, **kwargs):
-    if current() is None:
+    record = current()
+    if record is None:
       return original_minimize(self, loss, global_step, var_list, *args,
                                **kwargs)
-    return _record(self, global_step, var_list)
+    # TF1's minimize: compute_gradients of *this* loss, apply_gradients.
+    var_list = _trainable(record, var_list)
+    return _record(self, global_step, var_list,
+                   _gradients(record, loss, var_list, required=False))
 
   def compute_gradients(self, loss, var_list=None, gate_gradients=1,
                         aggregation_method=None,
@@ -473,9 +507,7 @@ def _wrap_methods():
     # TF1's pairs (gradient or None, variable), computed now: the model_fn
     # processes them (clipping, loss scaling) and passes them to
     # apply_gradients, whose gradients the training step applies.
-    if var_list is None:
-      var_list = tf.compat.v1.trainable_variables()
-    var_list = list(var_list)
+    var_list = _trainable(record, var_list)
     return list(zip(_gradients(record, loss, var_list, grad_loss),
                     var_list))
 
