@@ -12,11 +12,11 @@ SavedModel's signatures). `EstimatorModel` calls the same `model_fn` under
   training=True)` runs TRAIN mode (batch norm in training mode) and returns
   the predictions too; its labels are the batch's inside `fit`, zeros of
   the labels' spec elsewhere (the loss is not used then).
-* `fit`: TRAIN mode; the loss is the spec's `loss` (with whatever the
-  `model_fn` added from `REGULARIZATION_LOSSES`), its gradients go to the
-  Keras optimizer equivalent to the `train_op`'s TF1 optimizer
-  (`optimizers.py`), the global step advances by one per step when the
-  `train_op` was asked to (`minimize(loss, global_step=...)`). Under the
+* `fit`: TRAIN mode; the logged loss is the spec's `loss`; each of the
+  train op's optimizer updates (`minimize` of its loss, or the gradients
+  given to `apply_gradients`) goes to the Keras optimizer equivalent to its
+  TF1 optimizer (`optimizers.py`); the global step advances by one per
+  update asked to (`minimize(loss, global_step=...)`). Under the
   shim, batch normalization updates its moving averages during the call,
   so once per training step, as TF1's `UPDATE_OPS` did; the `model_fn`'s
   `control_dependencies(UPDATE_OPS)` is a no-op (the collection is empty).

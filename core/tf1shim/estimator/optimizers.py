@@ -4,17 +4,19 @@ In TRAIN mode a `model_fn` builds its train op itself:
 `tf.compat.v1.train.AdamOptimizer(lr).minimize(loss, global_step=...)`.
 Keras trains with its own optimizers, so while `EstimatorModel` calls the
 `model_fn` (`recording()`), `minimize` and `apply_gradients` of every
-`tf.compat.v1.train.Optimizer` record the optimizer (its class and the
-arguments it was made with), whether the train op advances the global
-step and the gradients `apply_gradients` got, and return a `TrainOp`
-marker instead of TF1 update ops (`tf.group` of the marker and other ops
-is the marker); `compute_gradients` computes TF1's (gradient, variable)
-pairs through the call's gradient tape, for the model_fn to process.
-`keras_optimizer(record)` then makes the Keras optimizer with TF1's update
+`tf.compat.v1.train.Optimizer` record an `OptimizerUpdate`: the optimizer
+(its class and the arguments it was made with), whether it advances the
+global step, and its (gradient, variable) pairs — `minimize`'s of its own
+loss through the call's gradient tape, `apply_gradients`' as the model_fn
+processed them after `compute_gradients` (which computes TF1's pairs the
+same way). They return a `TrainOp` marker instead of TF1 update ops
+(`tf.group` of markers and other ops is a marker); a train op may hold
+several updates (a wide & deep model_fn's two optimizers).
+`keras_optimizer(update)` then makes the Keras optimizer with TF1's update
 rule: GradientDescent, Momentum (Nesterov too; TF1's accumulator,
 `TF1SGD`), Adam, Adagrad, RMSProp (TF1 starts RMSProp's mean square at 1,
-Keras at 0: `TF1RMSprop`), Adadelta and Ftrl. A learning rate that is a tensor (a decay of
-the global step) is the model_fn's value of each step
+Keras at 0: `TF1RMSprop`), Adadelta and Ftrl. A learning rate that is a
+tensor (a decay of the global step) is the model_fn's value of each step
 (`ModelFnLearningRate`). Any other optimizer is an error naming it.
 Outside `recording()`, in TF1 graphs too, the optimizers are TensorFlow's,
 unchanged.
