@@ -332,6 +332,25 @@ def test_moving_average_slot_has_its_tf1_name_and_values(tmp_path):
       weights["w/ExponentialMovingAverage:0"].numpy(), expected_shadow)
 
 
+def test_a_slot_made_on_a_later_call_is_named_by_its_tf1_name():
+  class AveragesLater(keras.layers.Layer):
+    calls = 0
+
+    @tf1shim.track_tf1_style_variables
+    def call(self, x):
+      w = v1.get_variable("w", [4, 3])
+      self.calls += 1
+      if self.calls > 1:  # a code path the first call did not take
+        v1.train.ExponentialMovingAverage(0.9).apply([w])
+      return tf.matmul(x, w)
+
+  layer = AveragesLater()
+  layer(np.ones((2, 4), np.float32))
+  with pytest.raises(ValueError, match="new variable "
+                     "'w/ExponentialMovingAverage' on a later call"):
+    layer(np.ones((2, 4), np.float32))
+
+
 def test_partitioner_is_refused_with_a_clear_error():
 
   def model(x, training=None):

@@ -376,7 +376,7 @@ class VariableStore:
           "Variable %s does not exist, or was not created with "
           "tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in "
           "VarScope?" % name)
-    self._check_may_create("variable", name)
+    self._check_may_create("variable", _op_name(name))
 
     if trainable is None:
       trainable = synchronization != tf.VariableSynchronization.ON_READ
