@@ -764,6 +764,71 @@ def test_minimize_trains_its_own_loss_not_the_specs(tmp_path):
   _assert_weights_are(model, final)
 
 
+class WeightDecaySGD(v1.train.Optimizer):
+  """BERT's AdamWeightDecayOptimizer's shape, with a plain SGD step: its
+  own apply_gradients, slots made by get_variable, the global step left to
+  the model_fn."""
+
+  def __init__(self, learning_rate):
+    super().__init__(False, "WeightDecaySGD")
+    self.learning_rate = learning_rate
+
+  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+    del global_step, name
+    updates = []
+    for gradient, variable in grads_and_vars:
+      slot = v1.get_variable(variable.name.split(":")[0] + "/m",
+                             variable.shape.as_list(), trainable=False,
+                             initializer=tf.zeros_initializer())
+      updates.append(variable.assign(variable - self.learning_rate *
+                                     gradient))
+      updates.append(slot.assign(0.9 * slot + 0.1 * gradient))
+    return tf.group(*updates)
+
+
+def bert_style_train_op(loss, params):
+  """BERT's create_optimizer: tf.gradients, clipped by global norm, its own
+  optimizer's apply_gradients, the global step advanced by the model_fn."""
+  del params
+  global_step = v1.train.get_or_create_global_step()
+  variables = v1.trainable_variables()
+  gradients, _ = tf.clip_by_global_norm(tf.gradients(loss, variables), 0.05)
+  train_op = WeightDecaySGD(0.5).apply_gradients(
+      zip(gradients, variables), global_step=global_step)
+  return tf.group(train_op, [global_step.assign(global_step + 1)])
+
+
+def test_an_optimizer_with_its_own_apply_gradients_takes_a_keras_one(
+    tmp_path):
+  # Its slots would be new variables of the training call: its update (the
+  # clipped gradients) goes to the Keras optimizer given, the same rule
+  # here; the global step advances once per step, by the model_fn.
+  batches = linear_batches(3, seed=13)
+  params = {"train_op": bert_style_train_op}
+  losses, final = tf1_train(linear_model_fn, params, batches, str(tmp_path))
+  model = estimator.EstimatorModel(linear_model_fn, params,
+                                   optimizer=keras.optimizers.SGD(0.5))
+  model(batches[0][0])
+  report = model.restore(str(tmp_path / "model.ckpt-0"), strict=False)
+  assert not report.missing  # the unused entries: its slots, `.../m`
+  assert report.unused and all(n.endswith("/m") for n in report.unused)
+  model.compile()
+  record = LossPerStep()
+  model.fit(tf.data.Dataset.from_tensor_slices(
+      (np.concatenate([x for x, _ in batches]),
+       np.concatenate([y for _, y in batches]))).batch(BATCH),
+            verbose=0, callbacks=[record])
+  np.testing.assert_allclose(record.losses, losses, rtol=RTOL, atol=ATOL)
+  assert record.steps == [1, 2, 3]
+  _assert_weights_are(model, final)
+  # Without optimizer=, the error names it and says what to do.
+  model = built_model(linear_model_fn, params, batches[0][0])
+  model.compile()
+  with pytest.raises(estimator.UnsupportedOptimizerError,
+                     match="WeightDecaySGD.*optimizer="):
+    model.fit(batches[0][0], batches[0][1], verbose=0)
+
+
 def test_one_keras_optimizer_for_two_tf1_ones_is_an_error():
   model = estimator.EstimatorModel(
       linear_model_fn, {"train_op": wide_and_deep_train_op},

@@ -52,6 +52,11 @@ _own_creation = threading.local()
 _KERAS_CREATION_FRAMES = 24
 
 
+class NewStateOnLaterCallError(ValueError):
+  """A decorated method asked for a variable or layer on a later call that
+  its first call did not create."""
+
+
 class VariableStore:
   """TF1-named variables of one decorated object.
 
@@ -317,7 +322,7 @@ class VariableStore:
 
   def _check_may_create(self, what, name):
     if self._created_all:
-      raise ValueError(
+      raise NewStateOnLaterCallError(
           "%s tried to create the new %s %r on a later call. A method "
           "decorated with track_tf1_style_variables creates all its "
           "variables and layers on its first call and must ask for the same "

@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from tf1shim import _keras_internal
 from tf1shim import _tf_internal
+from tf1shim import variable_store
 
 _v1_train = tf.compat.v1.train
 _state = threading.local()
@@ -525,6 +526,60 @@ def _wrap_methods():
   _v1_train.Optimizer.minimize = minimize
   _v1_train.Optimizer.compute_gradients = compute_gradients
   _v1_train.Optimizer.apply_gradients = apply_gradients
+  apply_gradients.tf1shim_recording = True
+  _wrap_overrides_in_subclasses()
+
+
+def _recording_override(original):
+  """A subclass's own `apply_gradients` (BERT's AdamWeightDecayOptimizer's,
+  a wrapper's), while a model_fn runs: it runs, and when it reaches the
+  base class's (a wrapper clipping first), that records the update. One
+  that makes its own slot variables in the training call (which the first
+  call, PREDICT's, did not make) records its update instead, with the
+  gradients given: the Keras optimizer passed as `optimizer=` applies it,
+  and the global step advances only as the model_fn advances it itself
+  (such an `apply_gradients` does not call TF1's)."""
+
+  def apply_gradients(self, grads_and_vars, global_step=None, *args,
+                      **kwargs):
+    record = current()
+    if record is None:
+      return original(self, grads_and_vars, global_step, *args, **kwargs)
+    pairs = list(grads_and_vars)
+    count = len(record.updates)
+    try:
+      return original(self, pairs, global_step, *args, **kwargs)
+    except variable_store.NewStateOnLaterCallError:
+      del record.updates[count:]
+      return _record(self, None, [v for _, v in pairs],
+                     [g for g, _ in pairs])
+
+  apply_gradients.__wrapped__ = original
+  apply_gradients.__doc__ = original.__doc__
+  apply_gradients.tf1shim_recording = True
+  return apply_gradients
+
+
+def _wrap_override(cls):
+  own = cls.__dict__.get("apply_gradients")
+  if own is not None and not getattr(own, "tf1shim_recording", False):
+    cls.apply_gradients = _recording_override(own)
+
+
+def _wrap_overrides_in_subclasses():
+  """The subclasses' own `apply_gradients`, those defined already and
+  those defined later (`__init_subclass__`)."""
+  pending = list(_v1_train.Optimizer.__subclasses__())
+  while pending:
+    cls = pending.pop()
+    _wrap_override(cls)
+    pending.extend(cls.__subclasses__())
+
+  def init_subclass(cls, **kwargs):
+    super(_v1_train.Optimizer, cls).__init_subclass__(**kwargs)
+    _wrap_override(cls)
+
+  _v1_train.Optimizer.__init_subclass__ = classmethod(init_subclass)
 
 
 def _wrap_group():
