@@ -46,6 +46,11 @@ CONTRACT_CASES = [
      (2, 4, 4, 4, 1), (2, 2, 2, 2, 1), 0, 0),
     (layers.BatchNormalization, {}, (4, 3, 3, 2), (4, 3, 3, 2), 2, 2),
     (layers.BatchNormalization, {"axis": 1}, (4, 5), (4, 5), 2, 2),
+    (layers.BatchNormalization, {"renorm": True,
+                                 "renorm_clipping": {"rmax": 3.0}},
+     (4, 3, 3, 2), (4, 3, 3, 2), 2, 5),
+    (layers.BatchNormalization, {"virtual_batch_size": 2}, (4, 5), (4, 5),
+     2, 2),
 ]
 
 
@@ -303,9 +308,36 @@ def test_object_checkpoint_of_a_tf1_layer_loads_into_its_keras_layer(
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_unsupported_batch_norm_options_fail_clearly():
-  with pytest.raises(NotImplementedError, match="renorm"):
-    layers.BatchNormalization(renorm=True)
+@pytest.mark.parametrize("kwargs, shape, message", [
+    ({"renorm": True, "renorm_clipping": {"r_max": 3.0}}, None, "'r_max'"),
+    ({"virtual_batch_size": 0}, None, "positive integer"),
+    ({"virtual_batch_size": 2, "adjustment": lambda s: (1.0, 0.0)}, None,
+     "not both"),
+    ({"virtual_batch_size": 2, "axis": [0, 1]}, (4, 3), "axis 0"),
+])
+def test_bad_batch_norm_options_fail_clearly(kwargs, shape, message):
+  with pytest.raises(ValueError, match=message):
+    layers.BatchNormalization(**kwargs)(tf.ones(shape or (4, 3)))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"renorm": True}, {"virtual_batch_size": 2},
+    {"adjustment": lambda shape: (tf.fill(shape[-1:], 1.5),
+                                  tf.fill(shape[-1:], 0.5))}])
+def test_batch_norm_variants_with_a_false_training_tensor_infer(kwargs):
+  """A `training` tensor that is False at run time (TF1's `is_training`
+  placeholder): the output is inference's and no average moves, as with a
+  Python False; under tf.function the value is unknown while tracing."""
+  x = np.random.RandomState(0).randn(4, 3, 3, 2).astype(np.float32)
+  bn = layers.BatchNormalization(momentum=0.5, **kwargs)
+  bn(x, training=True)  # Moves the averages away from their initial values.
+  before = [v.numpy() for v in bn.weights]
+  expected = bn(x, training=False)
+  flag = tf.Variable(False)
+  out = tf.function(lambda x: bn(x, training=tf.identity(flag)))(x)
+  np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+  for value, variable in zip(before, bn.weights):
+    np.testing.assert_array_equal(variable.numpy(), value, variable.path)
 
 
 if __name__ == "__main__":

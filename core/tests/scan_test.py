@@ -384,25 +384,6 @@ def _partitioned_get_variable(tf):
   Layer()(tf.ones([4, 2]))
 
 
-def _renorm(tf):
-  import keras  # pylint: disable=g-import-not-at-top
-  import tf1shim  # pylint: disable=g-import-not-at-top
-
-  class Layer(keras.layers.Layer):
-
-    @tf1shim.track_tf1_style_variables
-    def call(self, x):
-      return tf.compat.v1.layers.batch_normalization(x, renorm=True)
-
-  Layer()(tf.ones([2, 3]))
-
-
-def _slim_renorm(tf):
-  import tf_slim as slim  # pylint: disable=g-import-not-at-top
-  with tf.Graph().as_default():
-    slim.batch_norm(tf.ones([2, 4, 4, 3]), renorm=True)
-
-
 def _session_run_of_model_tensors(tf):
   tf.compat.v1.Session().run(tf.ones([2]) * 2.0)
 
@@ -427,10 +408,6 @@ REALLY_FAILS = [
      ValueError),
     ("tf.compat.v1.fixed_size_partitioner", _partitioned_get_variable,
      ValueError),
-    ("tf.compat.v1.layers.batch_normalization(renorm=)", _renorm,
-     (ValueError, NotImplementedError)),
-    ("tf_slim.batch_norm(renorm=)", _slim_renorm,
-     (ValueError, NotImplementedError)),
     ("tf.compat.v1.placeholder",
      lambda tf: tf.compat.v1.placeholder(tf.float32, [None]), RuntimeError),
     ("tf.compat.v1.Session", _session_run_of_model_tensors, RuntimeError),

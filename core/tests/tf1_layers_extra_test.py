@@ -93,6 +93,59 @@ def tf1_style_layer_subclass(x):
   return Scale()(tf.nn.relu(h))
 
 
+def _training_tensor(x):
+  """True, but not known until the graph runs (a TF1 `is_training` tensor)."""
+  return tf.less(tf.reduce_sum(x), 1e9)
+
+
+def batch_norm_renorm(x):
+  """Batch Renormalization: each clipping bound, channels last and first, a
+  Python and a tensor `training`. The bounds keep r and d in the paper's
+  ranges: the variables' random values would otherwise give r up to ~30
+  (renorm_stddev floored at sqrt(epsilon)), activations far from O(1)."""
+  layers = _layers()
+  h = tf.reshape(x, [4, 3, 2, 4])
+  h = layers.batch_normalization(
+      h, training=True, renorm=True, momentum=0.8, renorm_momentum=0.9,
+      renorm_clipping={"rmin": 0.5, "rmax": 2.0, "dmax": 1.0})
+  h = layers.BatchNormalization(
+      axis=1, renorm=True, renorm_momentum=0.5, fused=True,
+      renorm_clipping={"rmin": 1 / 3, "rmax": 3.0},
+      name="channels_first")(h, training=True)
+  flat = tf.reshape(h, [8, -1])
+  return layers.batch_normalization(
+      flat, training=_training_tensor(x), renorm=True, scale=False,
+      renorm_clipping={"rmin": 1 / 3, "rmax": 3.0, "dmax": 2.0})
+
+
+def batch_norm_virtual_batches_and_adjustment(x):
+  """Ghost batch norm (one and two axes) and an adjustment."""
+  layers = _layers()
+  h = tf.reshape(x, [8, 3, 4])
+  h = layers.batch_normalization(h, training=True, virtual_batch_size=2,
+                                 momentum=0.5)
+  h = layers.BatchNormalization(axis=[1, 2], virtual_batch_size=4,
+                                center=False)(h, training=True)
+
+  def adjustment(shape):
+    ramp = tf.cast(tf.range(shape[-1]), tf.float32)
+    return 0.9 + 0.05 * ramp, 0.1 - 0.05 * ramp
+
+  h = tf.reshape(h, [4, 2, 3, 4])
+  return layers.batch_normalization(h, training=True, adjustment=adjustment,
+                                    momentum=0.7)
+
+
+def batch_norm_5d(x):
+  """5-D inputs, channels last and first: TF1 ran the fused kernel (and
+  moved the variance by its Bessel-corrected value) as for 4-D ones."""
+  layers = _layers()
+  h = layers.batch_normalization(x, training=True, momentum=0.5)
+  h = layers.BatchNormalization(axis=1, momentum=0.5)(h, training=True)
+  return layers.batch_normalization(h, training=True, fused=False,
+                                    momentum=0.5)
+
+
 # The names of a scenario's layer outputs in its last TF1 graph.
 LAYER_OUTPUT_NAMES = []
 
@@ -120,6 +173,9 @@ def tf1_layers_in_a_model(x):
 
 SCENARIOS = {f.__name__: f for f in (conv3d_transpose_functions_and_class,
                                      separable_conv1d_functions_and_class,
+                                     batch_norm_renorm,
+                                     batch_norm_5d,
+                                     batch_norm_virtual_batches_and_adjustment,
                                      tf1_style_layer_subclass,
                                      tf1_layers_in_a_model)}
 

@@ -57,8 +57,8 @@ objects). What is broken, and the repair:
 In a TF1 graph, 2-5 change nothing (the restored names are the moved
 objects themselves), and 1 makes `BatchNormalization` tf1shim's, checked
 against tf-keras's legacy layer (slim_port/tests/slim_compat_test.py).
-tf1shim's `BatchNormalization` refuses `renorm`, `adjustment` and
-`virtual_batch_size`. tf-slim's data module is not repaired; its metrics,
+tf1shim's `BatchNormalization` runs slim's `renorm` and `adjustment` as
+TF1 did. tf-slim's data module is not repaired; its metrics,
 losses and evaluation modules need no repair in a TF1 graph, and
 `slim.learning.train` needs only that of its `Supervisor`'s threads when
 eager execution is on (`tf1shim.training_threads`, which `install()`

@@ -75,6 +75,15 @@ def batch_norm_variants(x, training):
                         **norm)
   net = slim.batch_norm(net, batch_weights=weights, updates_collections=None,
                         scope="batch_weights_in_place", **norm)
+  # The layer's training-time variants: Batch Renormalization (the paper's
+  # clipping ranges), an adjustment of the normalized values.
+  net = slim.batch_norm(net, renorm=True, renorm_decay=0.8,
+                        renorm_clipping={"rmin": 1 / 3, "rmax": 3.0,
+                                         "dmax": 5.0}, scope="renorm", **norm)
+  net = slim.batch_norm(
+      net, adjustment=lambda shape: (tf.fill(shape[-1:], 1.1),
+                                     tf.fill(shape[-1:], -0.1)),
+      scope="adjusted", **norm)
   # The layer over a 3-D input.
   net = slim.batch_norm(tf.reshape(net, [2, -1, 3]), scope="rank_3", **norm)
   return net, {}
@@ -215,7 +224,8 @@ def weights_for(variables):
       fan_in = int(np.prod(shape[:-1]))
       values[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(
           np.sqrt(2.0 / fan_in))
-    elif leaf in ("gamma", "moving_variance"):
+    elif leaf in ("gamma", "moving_variance", "moving_stddev",
+                  "renorm_stddev"):
       values[name] = rng.uniform(0.8, 1.2, shape).astype(np.float32)
     else:  # biases, beta, moving_mean
       values[name] = rng.uniform(-0.1, 0.1, shape).astype(np.float32)

@@ -197,11 +197,6 @@ ENTRIES = [
           provided_by="tf1shim.layers." + name)
     for name in TF1SHIM_LAYERS
 ] + [
-    Entry("tf.compat.v1.layers.%s(%s=)" % (layer, keyword), UNSUPPORTED,
-          "tf1shim's batch normalization refuses %s=" % keyword, CORE)
-    for layer in ("batch_normalization", "BatchNormalization")
-    for keyword in ("renorm", "virtual_batch_size", "adjustment")
-] + [
     Entry("tf.compat.v1.nn.rnn_cell", CHANGE,
           "tf1shim.install() makes it tf1shim's TF1 cells", RNN),
     Entry("tf.compat.v1.nn.rnn_cell.*", UNSUPPORTED,
@@ -350,9 +345,6 @@ ENTRIES = [
           "tf1shim.install() repairs tf-slim; call it inside a decorated "
           "method (the native port states each default explicitly)",
           SLIM_ARG_SCOPE),
-    Entry("tf_slim.batch_norm(renorm=)", UNSUPPORTED,
-          "tf1shim's batch normalization (slim's, after tf1shim.install()) "
-          "refuses renorm=", CORE),
     Entry("tf_slim.learning.*", UNSUPPORTED,
           "slim's Session-based training loop: " + _SESSION, TRAINING),
     Entry("tf_slim.evaluation.*", UNSUPPORTED,
