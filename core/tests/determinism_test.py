@@ -145,12 +145,26 @@ def test_tf1_graph_and_eager_shim_draw_the_same_weights_and_dropout():
     with v1.Session() as sess:
       sess.run(v1.global_variables_initializer())
       graph_out, graph_values = sess.run([out, variables])
+      graph_second_out = sess.run(out)  # the dropout op's next mask
   with Tool(mode="num_random_ops").scope():
     shim = ShimLayer(model)
     shim_out = shim(x, training=True)
   for variable, value in zip(shim.weights, graph_values):
     np.testing.assert_array_equal(variable.numpy(), value)
   np.testing.assert_allclose(shim_out, graph_out, rtol=1e-6, atol=1e-6)
+
+  # Under the caller's own tf.function (core/README.md): built by an eager
+  # call in a step; the traced dropout op then takes the seed of the TF1
+  # graph's, and its calls draw the masks of the session's runs.
+  tool = Tool(mode="num_random_ops")
+  with tool.scope():
+    shim = ShimLayer(model)
+    with tool.step():
+      shim(x, training=True)
+    step = tf.function(lambda v: shim(v, training=True))
+    for expected in (graph_out, graph_second_out):
+      with tool.step():
+        np.testing.assert_allclose(step(x), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_nothing_is_patched_outside_the_scope():

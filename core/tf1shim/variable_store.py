@@ -329,7 +329,12 @@ class VariableStore:
           "ones on every call; this call took another code path (a Python "
           "branch on the inputs, on `training` or on object state). Create "
           "everything on the first call, or move the optional part into a "
-          "layer created in __init__." % (self._description, what, name))
+          "layer created in __init__. TF1 code that makes state in training "
+          "only (slim.batch_norm(zero_debias_moving_mean=True), "
+          "ExponentialMovingAverage.apply) needs a first call with "
+          "training=True: call the model on a batch with training=True "
+          "before predict, evaluate or a build call." % (
+              self._description, what, name))
 
   def _get_single_variable(self, name, shape, dtype, initializer, regularizer,
                            reuse, trainable, validate_shape, constraint,

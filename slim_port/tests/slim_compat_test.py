@@ -438,6 +438,65 @@ def test_batch_norm_in_a_tf1_graph_matches_numpy(compat):
       rtol=1e-5, atol=1e-6)
 
 
+def test_zero_debias_moving_mean_under_the_shim(compat):
+  """`slim.batch_norm(zero_debias_moving_mean=True)` (dcgan's, TF-GAN's):
+  the debiasing variables have TF1's names and move by TF's zero-debias
+  formula (numpy below). As in TF1, training calls make them: a model whose
+  first call is in inference mode cannot make them later, and says so."""
+  del compat
+  # pylint: disable=g-import-not-at-top
+  import tf1shim
+  from tf1shim import variable_store
+  from testing.shim_models import ShimLayer
+  # pylint: enable=g-import-not-at-top
+  decay = 0.9
+
+  def model_fn(x, training):
+    return slim.batch_norm(x, decay=decay, is_training=training,
+                           zero_debias_moving_mean=True, scope="bn"), {}
+
+  rng = np.random.RandomState(3)
+  batches = [rng.uniform(-1, 1, (2, 4, 4, 3)).astype(np.float32) + shift
+             for shift in (0.0, 0.5, 1.0)]
+  with tf.Graph().as_default():
+    model_fn(tf.constant(batches[0]), training=True)
+    tf1_names = sorted(v.op.name for v in v1.global_variables())
+  assert "bn/bn/moving_mean/biased" in tf1_names  # TF1's doubled scope
+
+  layer = ShimLayer(model_fn)
+  for x in batches:
+    layer(x, training=True)
+  weights = {tf1shim.tf1_name(v)[:-len(":0")]: v.numpy()
+             for v in layer.weights}
+  assert sorted(weights) == tf1_names
+  # TF's zero debias: biased = decay * biased + (1 - decay) * batch mean,
+  # moving_mean = biased / (1 - decay**steps); the variance is not debiased
+  # and takes the fused kernel's Bessel correction, n / (n - 1).
+  biased, variance = np.zeros(3), np.ones(3)
+  for x in batches:
+    n = x.size / 3
+    biased = decay * biased + (1 - decay) * x.mean((0, 1, 2))
+    variance = decay * variance + (1 - decay) * x.var((0, 1, 2)) * n / (n - 1)
+  np.testing.assert_allclose(weights["bn/bn/moving_mean/biased"], biased,
+                             rtol=1e-5, atol=1e-6)
+  assert weights["bn/bn/moving_mean/local_step"] == len(batches)
+  moving_mean = biased / (1 - decay**len(batches))
+  np.testing.assert_allclose(weights["bn/moving_mean"], moving_mean,
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(weights["bn/moving_variance"], variance,
+                             rtol=1e-5, atol=1e-6)
+  out, _ = layer(batches[0], training=False)
+  np.testing.assert_allclose(
+      out, (batches[0] - moving_mean) / np.sqrt(variance + EPSILON),
+      rtol=1e-5, atol=1e-5)
+
+  inference_first = ShimLayer(model_fn)
+  inference_first(batches[0], training=False)
+  with pytest.raises(variable_store.NewStateOnLaterCallError,
+                     match=r"moving_mean/biased.*training=True"):
+    inference_first(batches[0], training=True)
+
+
 def test_slim_functions_that_use_names_tensorflow_2_21_moved(compat):
   """`ops.Tensor`, `control_flow_ops.cond`, `array_ops.stack`, ..."""
   del compat
