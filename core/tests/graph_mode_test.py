@@ -113,6 +113,27 @@ def dropout_model(x, training=None):
   return v1.layers.dropout(h, rate=0.5, training=True)
 
 
+# TF1 tutorial habits: a streaming metric updated by the forward pass, and
+# the summaries merged there (both live in graph collections).
+def streaming_metric_model(x, training=None):
+  del training
+  h = v1.layers.dense(x, 3, name="fc")
+  count, update = v1.metrics.true_positives(
+      labels=tf.ones_like(h, tf.bool), predictions=h > 0.0, name="positives")
+  del count
+  with tf.control_dependencies([update]):
+    return h + 0.01 * update  # grows by the positives of each run
+
+
+def merged_summaries_model(x, training=None):
+  del training
+  h = v1.layers.dense(x, 3, name="fc")
+  v1.summary.scalar("mean_activation", tf.reduce_mean(h))
+  v1.summary.histogram("activations", h)
+  merged = v1.summary.merge_all()
+  return h, merged
+
+
 # --- The reference and the shim ---------------------------------------------
 
 
@@ -354,10 +375,43 @@ def test_retracing_rules():
   assert layer.weights == weights
 
 
+def test_streaming_metrics_and_merged_summaries_run_as_in_a_tf1_graph():
+  """`tf.compat.v1.metrics` accumulate across calls as across a session's
+  runs; `summary.merge_all` gives the serialized summaries of the call."""
+  x = np.random.RandomState(4).randn(4, 6).astype(np.float32)
+  with tf.Graph().as_default():
+    out = streaming_metric_model(tf.constant(x))
+    kernel, bias = v1.global_variables()
+    local = [v.op.name for v in v1.local_variables()]
+    with v1.Session() as sess:
+      sess.run([v1.global_variables_initializer(),
+                v1.local_variables_initializer()])
+      initial = dict(zip(("fc/kernel:0", "fc/bias:0"),
+                         sess.run([kernel, bias])))
+      graph_runs = [sess.run(out) for _ in range(3)]
+  layer = GraphFunctionLayer(streaming_metric_model)
+  layer(tf.constant(x))  # creates the variables (and counts once)
+  names = {tf1shim.tf1_name(w): w for w in layer.weights}
+  assert sorted(names) == sorted(list(initial) + [n + ":0" for n in local])
+  for name, value in initial.items():
+    names[name].assign(value)
+  names[local[0] + ":0"].assign(0.0)
+  for i, expected in enumerate(graph_runs):
+    close(layer(tf.constant(x)), expected, "call %d" % i)
+
+  layer = GraphFunctionLayer(merged_summaries_model)
+  out, merged = layer(tf.constant(x))
+  summary = tf.compat.v1.Summary.FromString(merged.numpy())
+  assert [v.tag for v in summary.value] == ["mean_activation", "activations"]
+  close(summary.value[0].simple_value, np.mean(out), "summary value")
+
+
 def test_eager_error_names_the_option():
   x = tf.ones([4, 6])
   for model_fn, graph_only in [(bert_style_model, "Tensor.name"),
-                               (wgan_gp_model, "tf.gradients")]:
+                               (wgan_gp_model, "tf.gradients"),
+                               (streaming_metric_model, "tf.metrics"),
+                               (merged_summaries_model, "tf.summary")]:
     for holder in [EagerLayer(model_fn)]:
       try:
         holder(x)

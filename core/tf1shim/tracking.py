@@ -21,6 +21,9 @@ _GRAPH_ONLY_ERRORS = (
     (AttributeError, "Tensor.op is undefined when eager execution"),
     (AttributeError, "Tensor.graph is undefined when eager execution"),
     (RuntimeError, "tf.gradients is not supported when eager execution"),
+    # tf.compat.v1.metrics.* and summary.merge_all: graph collections.
+    (RuntimeError, "tf.metrics."),
+    (RuntimeError, "Merging tf.summary.* ops is not compatible with eager"),
 )
 _NAMED_OPTION = "_tf1shim_names_graph_function"
 
@@ -124,7 +127,8 @@ def _raise_naming_graph_function(error, description):
     return
   named = type(error)(
       "%s\n%s ran eagerly, and this TF1 code needs a graph (tensor.name, "
-      ".op, .graph and tf.gradients exist only there). Decorate it with "
+      ".op, .graph, tf.gradients, tf.compat.v1.metrics and "
+      "summary.merge_all work only there). Decorate it with "
       "@track_tf1_style_variables(graph_function=True) (after "
       "tf1shim.install(): @tf.compat.v1.keras.utils."
       "track_tf1_style_variables(graph_function=True)) to run eager calls as "

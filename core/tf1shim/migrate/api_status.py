@@ -272,6 +272,17 @@ ENTRIES = [
     Entry("tf.compat.v1.summary.*", CHANGE,
           "TF2's tf.summary with a writer (tf.summary.create_file_writer), "
           "or Keras's TensorBoard callback"),
+    Entry("tf.compat.v1.summary.merge_all", CHANGE,
+          "graph-only: in a method decorated with "
+          "track_tf1_style_variables(graph_function=True) it returns the "
+          "call's serialized summaries; or TF2's tf.summary with a writer",
+          CORE),
+    Entry("tf.compat.v1.metrics.*", CHANGE,
+          "graph-only streaming metrics (local variables, update ops): in a "
+          "method decorated with track_tf1_style_variables("
+          "graph_function=True) they accumulate across calls as across a "
+          "Session's runs; EstimatorModel runs a model_fn's "
+          "eval_metric_ops as Keras metrics; else keras.metrics", CORE),
     # Removed from TensorFlow; what a model_fn uses is tf1shim.estimator's.
     Entry("tf.estimator.*", UNSUPPORTED,
           "tf.estimator is gone from TensorFlow 2.21; tf1shim.estimator "
