@@ -115,14 +115,21 @@ def dropout_model(x, training=None):
 
 # TF1 tutorial habits: a streaming metric updated by the forward pass, and
 # the summaries merged there (both live in graph collections).
+def slim_metrics():
+  import tf_slim  # pylint: disable=g-import-not-at-top
+  return tf_slim.metrics
+
+
 def streaming_metric_model(x, training=None):
   del training
   h = v1.layers.dense(x, 3, name="fc")
   count, update = v1.metrics.true_positives(
       labels=tf.ones_like(h, tf.bool), predictions=h > 0.0, name="positives")
   del count
-  with tf.control_dependencies([update]):
-    return h + 0.01 * update  # grows by the positives of each run
+  # tf-slim's wrapper of the same metrics (its own local variables).
+  _, total = slim_metrics().streaming_mean(tf.abs(h), name="abs_mean")
+  # Both grow with each run: the positives counted, the running mean.
+  return h + 0.01 * update + total
 
 
 def merged_summaries_model(x, training=None):
@@ -395,7 +402,8 @@ def test_streaming_metrics_and_merged_summaries_run_as_in_a_tf1_graph():
   assert sorted(names) == sorted(list(initial) + [n + ":0" for n in local])
   for name, value in initial.items():
     names[name].assign(value)
-  names[local[0] + ":0"].assign(0.0)
+  for name in local:  # counted once by the creating call
+    names[name + ":0"].assign(tf.zeros_like(names[name + ":0"]))
   for i, expected in enumerate(graph_runs):
     close(layer(tf.constant(x)), expected, "call %d" % i)
 

@@ -364,9 +364,10 @@ ENTRIES = [
     Entry("tf_slim.data.*", UNSUPPORTED,
           "tf1shim.slim_compat does not repair tf_slim.data: read the data "
           "with tf.data", CORE),
-    Entry("tf_slim.metrics.*", UNSUPPORTED,
-          "slim's streaming metrics are local variables and update ops run "
-          "by a Session (they run in a TF1 graph): in a Keras 3 model use "
+    Entry("tf_slim.metrics.*", CHANGE,
+          "slim's streaming metrics (tf.compat.v1.metrics): in a method "
+          "decorated with track_tf1_style_variables(graph_function=True) "
+          "they accumulate across calls as across a Session's runs; else "
           "keras.metrics", CORE),
     Entry("tf_slim.losses.*", UNSUPPORTED,
           "slim's deprecated copy of tf.compat.v1.losses, for a Session's "
