@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import tf1shim
 from tf1shim import checkpoints
 from tf1shim import comparison
+from tf1shim.checkpoints import transforms
 from testing.pytest_main import pytest_main
 from testing.rnn_checkpoint_models import BATCH
 from testing.rnn_checkpoint_models import DEPTH
@@ -254,6 +256,88 @@ def test_a_concat_that_does_not_match(gru_checkpoint):
             "gru.rules"))
 
 
+# Partitioned embeddings: (name, shape, parts); 7 and 10 rows split
+# unevenly (TF1 gives the first rows % parts parts one row more).
+PARTITIONED = (("words", (7, 2), 3), ("tags", (10, 3), 4), ("one", (5, 2), 1))
+PARTITIONED_RULES = "\n".join(
+    "^%s$ -> %s | mod_partitions %d" % (n, n, k) for n, _, k in PARTITIONED)
+
+
+@pytest.fixture(scope="module")
+def partitioned_checkpoint(tmp_path_factory):
+  """A TF1 graph's partitioned variables, looked up and saved by Saver."""
+  v1 = tf.compat.v1
+  prefix = str(tmp_path_factory.mktemp("partitioned") / "model.ckpt")
+  with tf.Graph().as_default():
+    tables = [v1.get_variable(n, shape, initializer=v1.random_normal_initializer(
+        seed=i), partitioner=v1.fixed_size_partitioner(k))
+              for i, (n, shape, k) in enumerate(PARTITIONED)]
+    lookups = [v1.nn.embedding_lookup(t, tf.range(shape[0]))
+               for t, (_, shape, _) in zip(tables, PARTITIONED)]
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      v1.train.Saver().save(sess, prefix)
+      return prefix, sess.run(lookups)
+
+
+class EmbeddingModel(keras.layers.Layer):
+  """The TF1 code with the partitioners removed, under the shim."""
+
+  @tf1shim.track_tf1_style_variables
+  def call(self, ids):
+    v1 = tf.compat.v1
+    return [v1.nn.embedding_lookup(v1.get_variable(n, shape), ids[:shape[0]])
+            for n, shape, _ in PARTITIONED]
+
+
+def test_mod_partitioned_embeddings_restore_in_id_order(
+    partitioned_checkpoint):
+  """Without the partitioner, TF1's checkpoint entry (the parts one after
+  the other) is not in id order under "mod" lookups; `mod_partitions N`
+  puts it in order, and its inverse writes TF1's layout back."""
+  prefix, tf1_lookups = partitioned_checkpoint
+  ids = tf.range(10)
+  model = EmbeddingModel()
+  model(ids)
+  checkpoints.restore_checkpoint(prefix, model, strict=True)
+  as_stored = model(ids)
+  # The parts' concatenation differs from the lookups (one part: equal).
+  for (name, _, parts), got, want in zip(PARTITIONED, as_stored,
+                                         tf1_lookups):
+    assert np.array_equal(got, want) == (parts == 1), name
+
+  rules = checkpoints.parse_rules(PARTITIONED_RULES)
+  checkpoints.restore_checkpoint(prefix, model, mapping=rules, strict=True)
+  for got, want in zip(model(ids), tf1_lookups):
+    np.testing.assert_array_equal(got, want)  # a reorder: exact
+
+  reader, entries = entries_of(prefix)
+  plan = checkpoints.plan_mapping(rules, variables_of(model), entries)
+  back = plan.inverse({w.path: w.numpy() for w in model.weights})
+  for name, _, _ in PARTITIONED:
+    np.testing.assert_array_equal(back[name], reader.read(name))
+
+  # More parts than rows: the rule's line, nothing assigned.
+  before = [w.numpy().copy() for w in model.weights]
+  with pytest.raises(checkpoints.MappingError) as raised:
+    checkpoints.restore_checkpoint(prefix, model, mapping=checkpoints.parse_rules(
+        PARTITIONED_RULES.replace("mod_partitions 3", "mod_partitions 9"),
+        "embeddings.rules"))
+  message = str(raised.value)
+  assert "embeddings.rules:1:" in message and "1 to 7 parts" in message, (
+      message)
+  for w, old in zip(model.weights, before):
+    np.testing.assert_array_equal(w.numpy(), old)
+
+
+def test_mod_partition_order_is_tf1s_split():
+  # 7 rows in 3 parts: rows 0-2, 3-4, 5-6; id i in part i % 3, row i // 3.
+  np.testing.assert_array_equal(
+      transforms.mod_partition_order(7, 3), [0, 3, 5, 1, 4, 6, 2])
+  np.testing.assert_array_equal(transforms.mod_partition_order(4, 1),
+                                [0, 1, 2, 3])
+
+
 @pytest.mark.parametrize("line, message", [
     ("^a$ -> b | rows 1-3", "unknown transform 'rows 1-3'"),
     ("^a$ -> b | gates i,j,f,o -> i,f,j", "must be a permutation of the "
@@ -264,8 +348,9 @@ def test_a_concat_that_does_not_match(gru_checkpoint):
     ("^a$ -> b |rows 0:4", "separate transforms with ' | '"),
     ("^a$ -> concat(b | rows 0:4)", "concat(...) joins two or more"),
     ("^a$ -> concat(b ; c) | rows 0:4", "nothing after the closing"),
+    ("^a$ -> b | mod_partitions -2", "unknown transform 'mod_partitions -2'"),
 ], ids=["rows", "permutation", "add_first", "unknown_label", "add_value",
-        "spacing", "one_part_concat", "after_concat"])
+        "spacing", "one_part_concat", "after_concat", "mod_partitions"])
 def test_bad_transform_syntax_names_the_line(line, message):
   with pytest.raises(checkpoints.MappingError) as raised:
     checkpoints.parse_rules("# comment\n" + line + "\n", "my.rules")

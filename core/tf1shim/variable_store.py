@@ -134,8 +134,13 @@ class VariableStore:
             "TF1 graphs. Remove the partitioner: the variable is then one "
             "variable of the full shape under the same TF1 name, which is "
             "also the name under which TF1 checkpoints store a partitioned "
-            "variable (whole); in TF2, shard large variables with a "
-            "tf.distribute strategy instead." % name)
+            "variable (whole, the parts one after the other). If TF1 code "
+            "looks it up with embedding_lookup's default "
+            "partition_strategy='mod', its rows are then in another order: "
+            "restore TF1 checkpoints with the rule '^NAME$ -> NAME | "
+            "mod_partitions N' (N parts; tf1shim.checkpoints). In TF2, "
+            "shard large variables with a tf.distribute strategy instead."
+            % name)
       return self._get_single_variable(
           name, shape=shape, dtype=dtype, initializer=initializer,
           regularizer=regularizer, reuse=reuse, trainable=trainable,

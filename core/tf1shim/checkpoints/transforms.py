@@ -1,5 +1,5 @@
 """Tensor transforms of the rules format: `rows A:B`, `gates L1 -> L2`,
-`add LABEL VALUE`.
+`add LABEL VALUE`, `mod_partitions N`.
 
 A transform is data (it parses from and prints back to its rules-file text)
 and acts on a `Traced` tensor: instead of values it moves, for every element
@@ -142,12 +142,52 @@ class Add:
     return Traced(traced.index, offset, traced.labels)
 
 
+@dataclasses.dataclass(frozen=True)
+class ModPartitions:
+  """`mod_partitions N`: axis 0 of a variable TF1 split into N parts
+  (`get_variable(partitioner=...)`), put in id order.
+
+  TF1's `embedding_lookup` (default `partition_strategy="mod"`) reads id i
+  from part i % N, row i // N; its checkpoints store the parts one after the
+  other (TF1's split: the first `rows % N` parts one row longer). The whole
+  variable of a model without the partitioner is read at row i: this
+  reorders the checkpoint's rows so that row i is id i's.
+  """
+  count: int
+
+  def __str__(self):
+    return "mod_partitions %d" % self.count
+
+  def apply(self, traced):
+    if not traced.shape:
+      raise TransformError("%s needs at least one axis, the tensor is a "
+                           "scalar" % self)
+    rows = traced.shape[0]
+    if not 1 <= self.count <= rows:
+      raise TransformError("%s: TF1 splits axis 0 into 1 to %d parts "
+                           "(its length), not %d" % (self, rows, self.count))
+    order = mod_partition_order(rows, self.count)
+    return Traced(traced.index[order],
+                  None if traced.offset is None else traced.offset[order],
+                  None if len(traced.shape) == 1 else traced.labels)
+
+
+def mod_partition_order(rows, count):
+  """For each id 0..rows-1, its row in TF1's concatenated parts."""
+  base, longer = divmod(rows, count)
+  sizes = [base + (1 if part < longer else 0) for part in range(count)]
+  starts = np.cumsum([0] + sizes[:-1])
+  ids = np.arange(rows)
+  return starts[ids % count] + ids // count
+
+
 _ROWS = re.compile(r"^rows\s+(-?\d+)?\s*:\s*(-?\d+)?$")
+_MOD_PARTITIONS = re.compile(r"^mod_partitions\s+(\d+)$")
 _GATES = re.compile(r"^gates\s+(\S.*?)\s*->\s*(\S.*)$")
 _ADD = re.compile(r"^add\s+(\S+)\s+(\S+)$")
 
 SYNTAX = ("`rows A:B` (either end may be omitted), `gates i,j,f,o -> "
-          "i,f,j,o`, or `add f 1.0`")
+          "i,f,j,o`, `add f 1.0`, or `mod_partitions N`")
 
 
 def _labels(text, transform):
@@ -178,6 +218,9 @@ def parse(text):
           "before it (%s), got %s" % (text, ",".join(source),
                                       ",".join(target)))
     return Gates(source, target)
+  match = _MOD_PARTITIONS.match(text)
+  if match:
+    return ModPartitions(int(match.group(1)))
   match = _ADD.match(text)
   if match:
     label, value = match.groups()

@@ -124,7 +124,8 @@ _SESSION = (
 _PARTITIONED = (
     "partitioned variables: tf1shim refuses partitioner= (ValueError); "
     "remove it, the whole variable keeps the TF1 name under which Saver "
-    "stored it, so TF1 checkpoints still match")
+    "stored it; rows looked up with embedding_lookup's default 'mod' "
+    "strategy need the checkpoint rule transform `mod_partitions N`")
 _ESTIMATOR_MODEL = (
     "tf1shim.install() makes tf.estimator tf1shim.estimator; the model_fn "
     "runs in a tf1shim.estimator.EstimatorModel (fit, evaluate, predict, "
