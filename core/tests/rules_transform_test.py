@@ -13,6 +13,8 @@ where TF1 multiplies `concat([x, h]) @ kernel`, a few ulps apart. A wrong
 gate order or a forget bias off by 1.0 moves them by O(0.1).
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -299,7 +301,12 @@ def test_mod_partitioned_embeddings_restore_in_id_order(
   ids = tf.range(10)
   model = EmbeddingModel()
   model(ids)
-  checkpoints.restore_checkpoint(prefix, model, strict=True)
+  # Copied as stored, the restore warns with the rule to use.
+  with pytest.warns(UserWarning, match=r"tags \(4 parts\), words \(3 parts\)"
+                    r".* '\^tags\$ -> tags \| mod_partitions 4'"):
+    report = checkpoints.restore_checkpoint(prefix, model, strict=True)
+  assert report.partitioned == {"tags": 4, "words": 3}  # "one": 1 part
+  assert "saved in 3 parts (see mod_partitions): words" in str(report)
   as_stored = model(ids)
   # The parts' concatenation differs from the lookups (one part: equal).
   for (name, _, parts), got, want in zip(PARTITIONED, as_stored,
@@ -307,7 +314,11 @@ def test_mod_partitioned_embeddings_restore_in_id_order(
     assert np.array_equal(got, want) == (parts == 1), name
 
   rules = checkpoints.parse_rules(PARTITIONED_RULES)
-  checkpoints.restore_checkpoint(prefix, model, mapping=rules, strict=True)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # transformed: nothing to warn about
+    report = checkpoints.restore_checkpoint(prefix, model, mapping=rules,
+                                            strict=True)
+  assert not report.partitioned
   for got, want in zip(model(ids), tf1_lookups):
     np.testing.assert_array_equal(got, want)  # a reorder: exact
 
@@ -328,6 +339,22 @@ def test_mod_partitioned_embeddings_restore_in_id_order(
       message)
   for w, old in zip(model.weights, before):
     np.testing.assert_array_equal(w.numpy(), old)
+
+
+def test_row_parts_counts_only_partitions_of_axis_0(tmp_path):
+  v1 = tf.compat.v1
+  prefix = str(tmp_path / "model.ckpt")
+  with tf.Graph().as_default():
+    v1.get_variable("rows", [6, 4], partitioner=v1.fixed_size_partitioner(3))
+    v1.get_variable("columns", [4, 6],
+                    partitioner=v1.fixed_size_partitioner(3, axis=1))
+    v1.get_variable("whole", [4, 6])
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      v1.train.Saver().save(sess, prefix)
+  reader = checkpoints.CheckpointReader(prefix)
+  assert {n: reader.row_parts(n) for n in reader.entries} == {
+      "rows": 3, "columns": 0, "whole": 0}
 
 
 def test_mod_partition_order_is_tf1s_split():

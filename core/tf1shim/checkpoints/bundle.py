@@ -58,6 +58,20 @@ class BundleError(reader_lib.CheckpointError):
   """A damaged checkpoint file; the message names it and says what to do."""
 
 
+def _row_parts(proto):
+  """How many slices a partitioned variable was saved in, if they split
+  axis 0 only (every other axis whole); 0 for other entries."""
+  dims = [d.size for d in proto.shape.dim]
+  for tensor_slice in proto.slices:
+    for axis, extent in enumerate(tensor_slice.extent):
+      whole = not extent.HasField("length") or (
+          extent.start == 0 and axis < len(dims) and
+          extent.length == dims[axis])
+      if axis > 0 and not whole:
+        return 0
+  return len(proto.slices)
+
+
 class UnsupportedBundle(Exception):
   """A valid bundle in a form this module leaves to TensorFlow's reader."""
 
@@ -74,6 +88,9 @@ class BundleEntry:
   size: int
   crc32c: int       # unmasked
   sliced: bool      # a partitioned variable: its bytes are in its slices
+  # A variable TF1 partitioned along axis 0 only: its number of parts
+  # (what `mod_partitions` reorders); else 0.
+  row_parts: int = 0
 
   @property
   def raw(self):
@@ -172,7 +189,7 @@ class Bundle:
         data_file=self.data_file(proto.shard_id),
         offset=proto.offset, size=proto.size,
         crc32c=sstable.unmask_crc(proto.crc32c),
-        sliced=len(proto.slices) > 0)
+        sliced=len(proto.slices) > 0, row_parts=_row_parts(proto))
 
   def data_file(self, shard):
     return "%s.data-%05d-of-%05d" % (self.prefix, shard, self.num_shards)

@@ -357,7 +357,8 @@ def cmd_map(args, out):
                 "transforms": report.transformed, "missing": report.missing,
                 "unused": report.unused, "ignored": report.ignored,
                 "mismatched": report.mismatched,
-                "partly_used": report.uncovered}, out)
+                "partly_used": report.uncovered,
+                "partitioned": report.partitioned}, out)
   else:
     for name, entry in report.assigned.items():
       out.write("%s <- %s\n" % (name, report.transformed.get(name, entry)))

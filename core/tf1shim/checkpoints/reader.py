@@ -107,9 +107,23 @@ class CheckpointReader:
         name: Entry(name, tuple(shapes[name]),
                     np.dtype(dtypes[name].as_numpy_dtype))
         for name in sorted(shapes) if name not in _BOOKKEEPING}
+    self._row_parts = None  # read from the index when first asked
 
   def __contains__(self, name):
     return name in self.entries
+
+  def row_parts(self, name):
+    """The number of parts TF1 saved entry `name` in, when a partitioner
+    split it along axis 0 (0 otherwise, or where TensorFlow's own reader
+    reads the bundle)."""
+    if self._row_parts is None:
+      from tf1shim.checkpoints import bundle  # pylint: disable=g-import-not-at-top
+      try:
+        with bundle.Bundle(self.prefix) as b:
+          self._row_parts = {n: e.row_parts for n, e in b.entries.items()}
+      except bundle.UnsupportedBundle:
+        self._row_parts = {}
+    return self._row_parts.get(name, 0)
 
   def read(self, name):
     """The value of entry `name` (one tensor; nothing else is loaded)."""

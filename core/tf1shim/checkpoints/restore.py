@@ -11,6 +11,7 @@ of them has read it).
 
 import dataclasses
 import re
+import warnings
 
 import numpy as np
 
@@ -43,6 +44,9 @@ class RestoreReport:
   uncovered: list = dataclasses.field(default_factory=list)
   # the `TensorMapping` of the assigned variables (for converters)
   plan: object = dataclasses.field(default=None, repr=False, compare=False)
+  # model variable name -> parts: copied as stored from an entry TF1 saved
+  # partitioned along axis 0 (see `restore_checkpoint`)
+  partitioned: dict = dataclasses.field(default_factory=dict)
 
   @property
   def complete(self):
@@ -64,6 +68,8 @@ class RestoreReport:
     lines += ["  unused checkpoint entry: %s" % n for n in self.unused]
     lines += ["  partly used checkpoint entry: %s" % p
               for p in self.uncovered]
+    lines += ["  saved in %d parts (see mod_partitions): %s" % (parts, n)
+              for n, parts in sorted(self.partitioned.items())]
     return "\n".join(lines)
 
 
@@ -178,6 +184,11 @@ def restore_checkpoint(path, target, mapping=None, strict=False,
     problem = kept_plan.coverage_problem(entry)
     if problem:
       report.uncovered.append(problem)
+  for name, entry in report.assigned.items():
+    if name not in report.transformed and reader.row_parts(entry) > 1:
+      report.partitioned[name] = reader.row_parts(entry)
+  if report.partitioned:
+    warnings.warn(_partitioned_warning(report), stacklevel=2)
   used = report.entries()
   untaken = [n for n in reader.entries if n not in used]
   report.ignored = [n for n in untaken
@@ -194,6 +205,21 @@ def restore_checkpoint(path, target, mapping=None, strict=False,
     # came after the initializers in TF1).
     checkpoint_initializers.settle(variables[name] for name in kept)
   return report
+
+
+def _partitioned_warning(report):
+  name, parts = sorted(report.partitioned.items())[0]
+  return (
+      "%s: TF1 saved %s partitioned (a partitioner split its rows into "
+      "parts), and the restore copies it as stored, the parts one after the "
+      "other. Right for a matmul or a lookup with partition_strategy='div'; "
+      "if TF1 code looked it up with embedding_lookup's default 'mod', id i "
+      "was in part i %% N: restore with the rule '^%s$ -> %s | "
+      "mod_partitions %d'." % (
+          ", ".join("%s (%d parts)" % item
+                    for item in sorted(report.partitioned.items())),
+          "it" if len(report.partitioned) == 1 else "them", re.escape(name),
+          report.assigned[name], parts))
 
 
 def cached_reader(reader, planned):
