@@ -308,6 +308,39 @@ def test_object_checkpoint_of_a_tf1_layer_loads_into_its_keras_layer(
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_initializer_names_and_configs_as_tf1_layers_took_them():
+  """TF1's layers passed initializer names and configs through tf-keras's
+  `initializers.get` (`kernel_initializer="ones"`); so do tf1shim's, and
+  renorm's standard deviations start at the named variance's square root."""
+  constant = lambda value: {"class_name": "Constant",
+                            "config": {"value": value}}
+
+  def model(x, training=None):
+    h = layers.dense(x, 2, kernel_initializer="ones",
+                     bias_initializer=constant(0.5))
+    return layers.batch_normalization(
+        h, training=training, renorm=True,
+        moving_variance_initializer=constant(4.0))
+
+  for in_graph in (False, True):
+    if in_graph:
+      with tf.Graph().as_default():
+        model(tf.ones([4, 3]))
+        with v1.Session() as sess:
+          sess.run(v1.global_variables_initializer())
+          values = {v.op.name: sess.run(v) for v in v1.global_variables()}
+    else:
+      shim = ShimLayer(model)
+      shim(np.ones((4, 3), np.float32))
+      values = {tf1shim.tf1_name(v)[:-2]: v.numpy() for v in shim.weights}
+    np.testing.assert_array_equal(values["dense/kernel"], np.ones((3, 2)))
+    np.testing.assert_array_equal(values["dense/bias"], [0.5, 0.5])
+    for name, value in (("moving_variance", 4.0), ("moving_stddev", 2.0),
+                        ("renorm_stddev", 2.0)):
+      np.testing.assert_array_equal(
+          values["batch_normalization/" + name], [value, value], name)
+
+
 @pytest.mark.parametrize("kwargs, shape, message", [
     ({"renorm": True, "renorm_clipping": {"r_max": 3.0}}, None, "'r_max'"),
     ({"virtual_batch_size": 0}, None, "positive integer"),

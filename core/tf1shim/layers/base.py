@@ -198,7 +198,8 @@ class Layer(keras.layers.Layer):
       regularizer = keras.regularizers.get(regularizer)
     variable = tf.compat.v1.get_variable(
         name, shape=shape, dtype=dtype or self.variable_dtype,
-        initializer=initializer, regularizer=regularizer,
+        initializer=utils.get_initializer(initializer),
+        regularizer=regularizer,
         trainable=trainable and self.trainable, constraint=constraint,
         synchronization=synchronization, aggregation=aggregation)
     # TF1 code gets a TF1 view of the variable (tf1shim/tf1_variable.py); the
@@ -233,8 +234,6 @@ class Layer(keras.layers.Layer):
       raise ValueError(
           "%s.add_weight(%r): partitioned variables exist only in TF1 graphs; "
           "remove the partitioner." % (type(self).__name__, name))
-    if isinstance(initializer, (str, dict)):
-      initializer = keras.initializers.get(initializer)
     if trainable is None:
       trainable = synchronization != tf.VariableSynchronization.ON_READ
     context = (contextlib.nullcontext() if self._in_variable_context else

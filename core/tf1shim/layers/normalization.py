@@ -412,6 +412,8 @@ _FUSED_LAYOUTS = {(4, (1,)): "NCHW", (4, (3,)): "NHWC",
 def _square_root_of(initializer):
   """An initializer of the square root of `initializer`'s values (TF1's
   standard deviations start at the variance initializer's square root)."""
+  initializer = utils.get_initializer(initializer)
+
   def initialize(shape, dtype=None, partition_info=None):
     del partition_info
     return tf.sqrt(initializer(shape, dtype=dtype))

@@ -25,6 +25,14 @@ def get_activation(activation):
   return keras.activations.get(activation)
 
 
+def get_initializer(initializer):
+  """TF1's layers took Keras's names and configs for initializers too
+  (`kernel_initializer="he_normal"`: tf-keras's `initializers.get`)."""
+  if isinstance(initializer, (str, dict)):
+    return keras.initializers.get(initializer)
+  return initializer
+
+
 def get_regularizer(regularizer):
   if regularizer is None or callable(regularizer):
     return regularizer
