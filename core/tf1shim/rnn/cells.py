@@ -22,14 +22,6 @@ def _activation(activation):
   return utils.get_activation(activation) if activation else tf.tanh
 
 
-def _initializer(initializer):
-  """None (get_variable's default), a callable, or a Keras name/config."""
-  if initializer is None or callable(initializer):
-    return initializer
-  import keras  # pylint: disable=g-import-not-at-top
-  return keras.initializers.get(initializer)
-
-
 def _input_depth(cell, input_shape):
   depth = tf.TensorShape(input_shape)[-1]
   if depth is None:
@@ -81,8 +73,8 @@ class GRUCell(base.RNNCell):
     super().__init__(_reuse=reuse, name=name, dtype=dtype, **kwargs)
     self._num_units = int(num_units)
     self._activation = _activation(activation)
-    self._kernel_initializer = _initializer(kernel_initializer)
-    self._bias_initializer = _initializer(bias_initializer)
+    self._kernel_initializer = utils.get_initializer(kernel_initializer)
+    self._bias_initializer = utils.get_initializer(bias_initializer)
 
   @property
   def state_size(self):
@@ -203,7 +195,7 @@ class LSTMCell(base.RNNCell):
     self._num_units = int(num_units)
     self._use_peepholes = use_peepholes
     self._cell_clip = cell_clip
-    self._initializer = _initializer(initializer)
+    self._initializer = utils.get_initializer(initializer)
     self._num_proj = None if num_proj is None else int(num_proj)
     self._proj_clip = proj_clip
     self._forget_bias = forget_bias
